@@ -1,0 +1,22 @@
+"""The model zoo. Every class here is a `keras.Model` trained with `fit`.
+
+`REGISTRY` maps CLI names to `ModelSpec`s; the conformance suite runs every
+registered model.
+"""
+
+from kerasgen.models.autoencoder import AutoEncoder, DenoisingAutoEncoder
+from kerasgen.models.base import GenerativeModel
+from kerasgen.models.registry import REGISTRY, ModelSpec, get, register
+from kerasgen.models.vae import VAE, ConditionalVAE
+
+__all__ = [
+    "AutoEncoder",
+    "ConditionalVAE",
+    "DenoisingAutoEncoder",
+    "GenerativeModel",
+    "ModelSpec",
+    "REGISTRY",
+    "VAE",
+    "get",
+    "register",
+]

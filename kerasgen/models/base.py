@@ -1,0 +1,249 @@
+"""Shared machinery for kerasgen models.
+
+`GenerativeModel` holds what every model in the zoo has in common: the
+image shape and value range it expects (and checks), a `SeedGenerator`
+that owns its randomness, `keras.metrics.Mean` trackers for every reported
+loss, gradient steps that average over the global batch under a
+`tf.distribute` strategy, and `get_config` for the shared arguments.
+Subclasses add their networks and write `train_step` / `test_step` as the
+algorithm box of their paper.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+# Pixel values may overshoot the declared range by this much (float rounding
+# in user pipelines) before fit() refuses them.
+_RANGE_TOLERANCE = 1e-3
+
+
+def unpack_images_and_labels(data):
+    """Splits a Keras batch into `(images, labels or None)`.
+
+    Accepts what `fit` passes to `train_step`: `images`, `(images,)`,
+    `(images, labels)` or `(images, labels, sample_weight)`.
+    """
+    images, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+    if isinstance(images, (list, tuple)) and len(images) == 2 and labels is None:
+        images, labels = images
+    return images, labels
+
+
+def num_replicas():
+    """Replicas in sync under the current `tf.distribute` strategy (1 outside one)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+class GenerativeModel(keras.Model):
+    """Base class: shapes, value range, randomness, trackers and optimizer steps.
+
+    Args:
+        latent_dim: size of the latent code.
+        image_shape: `(height, width, channels)` of the NHWC float32 images.
+        value_range: `(low, high)` the images live in; inputs outside it are
+            refused by `fit`/`evaluate` and generated images come back in it.
+        num_classes: number of classes for conditional models, else None.
+        seed: seed of the model's `keras.random.SeedGenerator`; None draws
+            one from Keras's global seed (`keras.utils.set_random_seed`).
+    """
+
+    #: Names of the scalar terms each step reports; subclasses override.
+    loss_names = ("loss",)
+
+    def __init__(
+        self,
+        latent_dim,
+        image_shape,
+        *,
+        value_range=(-1.0, 1.0),
+        num_classes=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(latent_dim) < 1:
+            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}.")
+        if len(image_shape) != 3 or min(image_shape) < 1:
+            raise ValueError(
+                f"image_shape must be (height, width, channels), got {tuple(image_shape)}. "
+                "Grayscale images need a channel axis, e.g. (28, 28, 1)."
+            )
+        low, high = (float(v) for v in value_range)
+        if not low < high:
+            raise ValueError(f"value_range must be (low, high) with low < high, got {value_range}.")
+        self.latent_dim = int(latent_dim)
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.value_range = (low, high)
+        self.num_classes = int(num_classes) if num_classes else None
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+
+    # ----------------------------------------------------------------- metrics
+    @property
+    def metrics(self):
+        # Listing the trackers here makes Keras reset them every epoch.
+        return list(self.trackers.values())
+
+    def record(self, **values):
+        """Updates the named trackers and returns every tracker's current mean."""
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    # -------------------------------------------------------------- optimizing
+    def apply_gradients(self, tape, loss, variables, optimizer=None):
+        """One optimizer step on `variables` for a per-replica mean `loss`.
+
+        Under a `tf.distribute` strategy the optimizer sums gradients over
+        replicas, so the per-replica mean is divided by the replica count to
+        give the gradient of the global-batch mean. (The scaling is applied to
+        the gradients, not the loss, because the loss was recorded on `tape`.)
+        """
+        optimizer = optimizer or self.optimizer
+        scale = 1.0 / num_replicas()
+        gradients = tape.gradient(loss, variables)
+        optimizer.apply_gradients((g * scale, v) for g, v in zip(gradients, variables))
+
+    def compile_from_config(self, config):
+        # Keras skips compile() on load for models that override it; ours only
+        # add defaults, so re-compiling from the saved config is safe, and
+        # building the optimizer lets load_model restore its state.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    # ------------------------------------------------------------ value range
+    def to_unit_interval(self, images):
+        """Maps images from `value_range` to [0, 1]."""
+        low, high = self.value_range
+        return (images - low) / (high - low)
+
+    def from_unit_interval(self, images):
+        """Maps images from [0, 1] to `value_range`."""
+        low, high = self.value_range
+        return low + images * (high - low)
+
+    # -------------------------------------------------------- input checking
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self.check_training_data(x, y)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self.check_training_data(x, y)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def check_training_data(self, x, y=None):
+        """Checks shape, dtype, value range (and labels) of what `fit` receives.
+
+        NumPy arrays and tensors are checked whole; for a `tf.data.Dataset`
+        the element spec and the first batch are checked. Raises ValueError
+        with what is wrong and how to fix it.
+        """
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            image_spec = spec[0] if isinstance(spec, tuple) else spec
+            if isinstance(image_spec, tf.TensorSpec):
+                self.check_images(image_spec.shape, image_spec.dtype)
+            first = next(iter(x.take(1)), None)
+            if first is None:
+                raise ValueError(f"{type(self).__name__}: the dataset is empty.")
+            images, labels = unpack_images_and_labels(first)
+        elif x is None:
+            return
+        else:
+            images, labels = unpack_images_and_labels((x, y) if y is not None else x)
+        if isinstance(images, (np.ndarray, tf.Tensor)):
+            self.check_images(images.shape, images.dtype, np.asarray(images))
+        if self.num_classes:
+            self.check_labels(labels)
+
+    def check_images(self, shape, dtype, values=None):
+        name = type(self).__name__
+        if len(shape) != 4 or tuple(shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"{name} expects NHWC images of shape (batch, {', '.join(map(str, self.image_shape))}), "
+                f"got {tuple(shape)}. Add a channel axis (images[..., None]) for grayscale data, "
+                "or build the model with a matching image_shape."
+            )
+        if not tf.as_dtype(dtype).is_floating:
+            raise ValueError(
+                f"{name} expects float images in {self.value_range}, got dtype {tf.as_dtype(dtype).name}. "
+                "Scale them with kerasgen.datasets.to_value_range(images, model.value_range) "
+                "or load them with kerasgen.datasets.load(...)."
+            )
+        if values is not None and values.size:
+            low, high = self.value_range
+            vmin, vmax = float(values.min()), float(values.max())
+            if np.isnan(vmin) or vmin < low - _RANGE_TOLERANCE or vmax > high + _RANGE_TOLERANCE:
+                raise ValueError(
+                    f"{name} expects images in [{low:g}, {high:g}], got values in [{vmin:g}, {vmax:g}]. "
+                    f"Load them with kerasgen.datasets.load(..., value_range=({low:g}, {high:g})) "
+                    "or build the model with value_range matching your data."
+                )
+
+    def check_labels(self, labels):
+        name = type(self).__name__
+        if labels is None:
+            raise ValueError(
+                f"{name} is conditional and needs class labels: call fit(images, labels) or pass a "
+                "dataset of (images, labels), e.g. kerasgen.datasets.load(..., with_labels=True)."
+            )
+        values = np.asarray(labels)
+        if not np.issubdtype(values.dtype, np.integer):
+            raise ValueError(f"{name} expects integer class labels, got dtype {values.dtype}.")
+        if values.size and (values.min() < 0 or values.max() >= self.num_classes):
+            raise ValueError(
+                f"{name} was built with num_classes={self.num_classes}, got labels in "
+                f"[{values.min()}, {values.max()}]."
+            )
+
+    def default_labels(self, num_samples, labels=None):
+        """Labels for conditional sampling: `labels` checked, or 0, 1, ..., cycling."""
+        if labels is None:
+            labels = np.arange(num_samples) % self.num_classes
+        labels = np.asarray(labels, dtype="int32").reshape(-1)
+        if labels.shape[0] != num_samples:
+            raise ValueError(f"Got {labels.shape[0]} labels for {num_samples} samples.")
+        self.check_labels(labels)
+        return labels
+
+    def sample_latents(self, num_samples, seed=None):
+        """`(num_samples, latent_dim)` draws from the prior N(0, I).
+
+        `seed=None` advances the model's SeedGenerator; an int gives the same
+        draws every time.
+        """
+        return keras.random.normal(
+            (num_samples, self.latent_dim),
+            seed=self.seed_generator if seed is None else seed,
+        )
+
+    # ----------------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            latent_dim=self.latent_dim,
+            image_shape=self.image_shape,
+            value_range=self.value_range,
+            seed=self.seed,
+        )
+        if self.num_classes:
+            config["num_classes"] = self.num_classes
+        return config
+
+    @staticmethod
+    def serialize_network(network):
+        return keras.saving.serialize_keras_object(network)
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder", "generator", "discriminator"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

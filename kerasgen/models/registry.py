@@ -1,0 +1,60 @@
+"""The model registry: the CLI, the conformance suite and benchmarks iterate it.
+
+A model joins the zoo by decorating its class with `@register(...)`; it then
+inherits the conformance tests in `tests/test_conformance.py`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+REGISTRY: dict[str, "ModelSpec"] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """What the tooling needs to know about one zoo model.
+
+    Attributes:
+        name: short CLI name (`kerasgen train NAME`).
+        cls: the `keras.Model` subclass.
+        family: "autoencoder", "vae", "gan", ... (decides export signatures).
+        conditional: whether the model needs class labels.
+        summary: one line for the README table and `kerasgen --help`.
+        small_config: keyword arguments for a fast instance (tests, --quick).
+    """
+
+    name: str
+    cls: type
+    family: str
+    conditional: bool
+    summary: str
+    small_config: dict
+
+    def create(self, **kwargs):
+        """Builds the model with `kwargs` (latent_dim, image_shape, ...)."""
+        return self.cls(**kwargs)
+
+
+def register(name, *, family, summary, conditional=False, small_config=None):
+    """Class decorator adding a model to `REGISTRY` under `name`."""
+
+    def decorate(cls):
+        if name in REGISTRY:
+            raise ValueError(f"A model named {name!r} is already registered.")
+        REGISTRY[name] = ModelSpec(
+            name, cls, family, conditional, summary, dict(small_config or {})
+        )
+        return cls
+
+    return decorate
+
+
+def get(name):
+    """Returns the `ModelSpec` registered as `name`, with a helpful error."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown model {name!r}. Registered models: {', '.join(sorted(REGISTRY))}."
+        ) from None

@@ -1,0 +1,208 @@
+"""Variational autoencoders (Kingma & Welling, 2014) and the conditional VAE
+(Sohn, Lee & Yan, 2015).
+
+The training step is the paper's Algorithm 1 with L = 1 sample per data point:
+encode x into q(z|x) = N(mu, diag(sigma^2)), draw z = mu + sigma * eps with
+the reparameterization trick, decode p(x|z), and ascend the ELBO
+
+    L(x) = E_q[log p(x|z)] - KL(q(z|x) || N(0, I))
+
+whose KL term is computed in closed form (Appendix B).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from kerasgen import losses, networks
+from kerasgen.layers import Sampling
+from kerasgen.models.base import GenerativeModel, unpack_images_and_labels
+from kerasgen.models.registry import register
+
+_LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+@register(
+    "vae",
+    family="vae",
+    summary="Variational autoencoder: reparameterization, closed-form KL, Bernoulli/Gaussian decoder",
+    small_config={"latent_dim": 4},
+)
+@keras.saving.register_keras_serializable(package="kerasgen")
+class VAE(GenerativeModel):
+    """Variational autoencoder with a diagonal-Gaussian encoder and N(0, I) prior.
+
+    Args:
+        latent_dim: size of z (default 16).
+        image_shape: `(H, W, C)` (default 28x28x1).
+        encoder: optional Keras model `images [, labels] -> [z_mean, z_log_var]`.
+        decoder: optional Keras model `z [, labels] -> (batch, H, W, C)`:
+            logits for "bernoulli", means in `value_range` for "gaussian".
+        likelihood: "bernoulli" (default; pixel intensities rescaled to
+            [0, 1] are the targets, as for MNIST in the paper) or "gaussian"
+            (fixed standard deviation `decoder_std` in image units).
+        decoder_std: std of the Gaussian decoder (default 0.1).
+        beta: weight of the KL term (1 gives the ELBO; beta-VAE otherwise).
+        num_classes: condition encoder and decoder on labels (see
+            `ConditionalVAE`).
+        value_range, seed: see `GenerativeModel`.
+
+    Reported by `fit` and `evaluate` (means over examples, nats per image):
+    `loss` (the objective, reconstruction + beta * KL), `reconstruction_loss`
+    (-log p(x|z)), `kl_loss` and `neg_elbo` (reconstruction + KL, the
+    negative ELBO whatever beta is).
+    """
+
+    loss_names = ("loss", "reconstruction_loss", "kl_loss", "neg_elbo")
+
+    def __init__(
+        self,
+        latent_dim=16,
+        image_shape=(28, 28, 1),
+        *,
+        encoder=None,
+        decoder=None,
+        likelihood="bernoulli",
+        decoder_std=0.1,
+        beta=1.0,
+        **kwargs,
+    ):
+        super().__init__(latent_dim, image_shape, **kwargs)
+        if likelihood not in _LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {_LIKELIHOODS}, got {likelihood!r}.")
+        if float(decoder_std) <= 0 or float(beta) < 0:
+            raise ValueError(f"decoder_std must be > 0 and beta >= 0, got {decoder_std} and {beta}.")
+        self.likelihood = likelihood
+        self.decoder_std = float(decoder_std)
+        self.beta = float(beta)
+        self.encoder = encoder or networks.conv_encoder(
+            self.image_shape, self.latent_dim, num_classes=self.num_classes, probabilistic=True
+        )
+        self.decoder = decoder or networks.conv_decoder(
+            self.latent_dim, self.image_shape, num_classes=self.num_classes
+        )
+        self.sampling = Sampling(name="sampling")
+        self.built = True  # the networks own every weight and are built already
+
+    # ------------------------------------------------------------ networks
+    def _network_inputs(self, tensor, labels):
+        return [tensor, labels] if self.num_classes else tensor
+
+    def _encode(self, images, labels=None, training=False):
+        z_mean, z_log_var = self.encoder(self._network_inputs(images, labels), training=training)
+        return z_mean, z_log_var
+
+    def _decode(self, z, labels=None, training=False):
+        return self.decoder(self._network_inputs(z, labels), training=training)
+
+    def output_to_images(self, decoder_output):
+        """Decoder output -> mean of p(x|z) as images in `value_range`."""
+        if self.likelihood == "bernoulli":
+            return self.from_unit_interval(ops.sigmoid(decoder_output))
+        return decoder_output
+
+    def reconstruction_loss(self, images, decoder_output):
+        """`(batch,)` -log p(x|z) in nats."""
+        if self.likelihood == "bernoulli":
+            return losses.bernoulli_negative_log_likelihood(self.to_unit_interval(images), decoder_output)
+        return losses.gaussian_negative_log_likelihood(images, decoder_output, self.decoder_std)
+
+    # ------------------------------------------------------------ algorithm
+    def compute_terms(self, images, labels=None, training=False):
+        """One-sample ELBO terms for a batch: returns a dict of scalar means."""
+        z_mean, z_log_var = self._encode(images, labels, training=training)
+        z = self.sampling([z_mean, z_log_var], seed=self.seed_generator)
+        decoder_output = self._decode(z, labels, training=training)
+        reconstruction = ops.mean(self.reconstruction_loss(images, decoder_output))
+        kl = ops.mean(losses.kl_divergence_standard_normal(z_mean, z_log_var))
+        return {
+            "loss": reconstruction + self.beta * kl,
+            "reconstruction_loss": reconstruction,
+            "kl_loss": kl,
+            "neg_elbo": reconstruction + kl,
+        }
+
+    def train_step(self, data):
+        images, labels = unpack_images_and_labels(data)
+        with tf.GradientTape() as tape:
+            terms = self.compute_terms(images, labels, training=True)
+        self.apply_gradients(tape, terms["loss"], self.trainable_variables)
+        return self.record(**terms)
+
+    def test_step(self, data):
+        images, labels = unpack_images_and_labels(data)
+        return self.record(**self.compute_terms(images, labels, training=False))
+
+    # --------------------------------------------------------- public API
+    def call(self, inputs, training=False):
+        """Reconstruction: decodes the posterior mean (a sample when training)."""
+        if self.num_classes and not isinstance(inputs, (list, tuple)):
+            raise ValueError(f"{type(self).__name__} is called on [images, labels], got a single tensor.")
+        images, labels = inputs if self.num_classes else (inputs, None)
+        z_mean, z_log_var = self._encode(images, labels, training=training)
+        z = self.sampling([z_mean, z_log_var], seed=self.seed_generator) if training else z_mean
+        return self.output_to_images(self._decode(z, labels, training=training))
+
+    def encode(self, images, labels=None):
+        """Images `(batch, H, W, C)` in `value_range` -> `(z_mean, z_log_var)`."""
+        return self._encode(ops.convert_to_tensor(images, "float32"), self._labels(labels, len(images)))
+
+    def decode(self, z, labels=None):
+        """Codes `(batch, latent_dim)` -> mean images in `value_range`."""
+        return self.output_to_images(self._decode(ops.convert_to_tensor(z, "float32"), self._labels(labels, len(z))))
+
+    def reconstruct(self, images, labels=None):
+        """Images -> decoded posterior means, in `value_range`."""
+        z_mean, _ = self.encode(images, labels)
+        return self.decode(z_mean, labels)
+
+    def generate(self, num_samples, labels=None, seed=None):
+        """Decodes `num_samples` prior draws z ~ N(0, I) into images in `value_range`.
+
+        `seed=None` advances the model's SeedGenerator; an int is reproducible.
+        Conditional models take `labels` `(num_samples,)` (default 0, 1, 2, ...).
+        """
+        z = self.sample_latents(num_samples, seed)
+        return self.output_to_images(self._decode(z, self._labels(labels, num_samples)))
+
+    def _labels(self, labels, num_samples):
+        if not self.num_classes:
+            return None
+        return ops.convert_to_tensor(self.default_labels(num_samples, labels))
+
+    def compile(self, optimizer=None, **kwargs):
+        """`compile()` with no optimizer uses Adam(1e-3)."""
+        super().compile(optimizer=optimizer or keras.optimizers.Adam(1e-3), **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            encoder=self.serialize_network(self.encoder),
+            decoder=self.serialize_network(self.decoder),
+            likelihood=self.likelihood,
+            decoder_std=self.decoder_std,
+            beta=self.beta,
+        )
+        return config
+
+
+@register(
+    "cvae",
+    family="vae",
+    conditional=True,
+    summary="Conditional VAE: encoder and decoder see the class label",
+    small_config={"latent_dim": 4},
+)
+@keras.saving.register_keras_serializable(package="kerasgen")
+class ConditionalVAE(VAE):
+    """VAE conditioned on class labels (Sohn et al., 2015): q(z|x, y), p(x|z, y).
+
+    Train with `fit(images, labels)` or a dataset of `(images, labels)`;
+    sample a class with `generate(n, labels=[...])`. `num_classes` defaults
+    to 10 (Fashion-MNIST).
+    """
+
+    def __init__(self, latent_dim=16, image_shape=(28, 28, 1), *, num_classes=10, **kwargs):
+        super().__init__(latent_dim, image_shape, num_classes=num_classes, **kwargs)
