@@ -8,12 +8,8 @@
     images = vae.generate(64, seed=0)
 """
 
-from kerasgen import layers, losses, models, networks
-try:
-    from kerasgen import datasets
-except ImportError:  # TEMP while datasets.py is written
-    pass
+from kerasgen import callbacks, datasets, images, layers, losses, models, networks
 
 __version__ = "0.1.0"
 
-__all__ = ["datasets", "layers", "losses", "models", "networks"]
+__all__ = ["callbacks", "datasets", "images", "layers", "losses", "models", "networks"]

@@ -131,6 +131,8 @@ class GenerativeModel(keras.Model):
     # -------------------------------------------------------- input checking
     def fit(self, x=None, y=None, *args, **kwargs):
         self.check_training_data(x, y)
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # the pipeline shuffles; Keras would warn
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):

@@ -1,0 +1,423 @@
+"""Image data for kerasgen: one call gives a batched, prefetched ``tf.data`` pipeline.
+
+Usage::
+
+    from kerasgen import datasets
+
+    ds = datasets.load("fashion_mnist")                    # (128, 28, 28, 1) float32 in [-1, 1]
+    ds = datasets.load("fashion_mnist", split="test", with_labels=True, value_range=(0, 1))
+    ds = datasets.load("fashion_mnist", labels=[0, 3], limit=1000, seed=0)
+    ds = datasets.load("mnist")                            # TFDS name (needs TFDS data/internet)
+    ds = datasets.load("/data/faces", image_size=(64, 64), color_mode="rgb")   # image folder
+    ds = datasets.load((images, labels), batch_size=32)    # NumPy arrays
+    x, y = datasets.load_arrays("fashion_mnist", split="test")   # uint8 NHWC, int32 (N,)
+
+Sources: ``"fashion_mnist"`` (IDX files in ``data_dir`` or ``FASHION_MNIST_DIR``, else TFDS);
+``"idx"`` with ``data_dir=``; a directory of IDX files; a directory of images (png/jpg/jpeg/bmp/
+gif, optionally one subfolder per class: labels index the sorted subfolder names; a subfolder
+named like ``split`` is used if present); NumPy ``images`` or ``(images, labels)`` where images
+are (N,H,W) or (N,H,W,C) uint8 in [0,255] or float assumed in [0,1]; any other string is a TFDS
+name. Every problem raises :class:`DatasetError` naming the problem and the fix.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+
+import numpy as np
+import tensorflow as tf
+
+FASHION_MNIST_ENV = "KERASGEN_FASHION_MNIST_DIR"
+FASHION_MNIST_DIR = os.environ.get(FASHION_MNIST_ENV, "/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+IDX_SPLITS = {"train": "train", "test": "t10k"}
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+COLOR_MODES = {"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}
+_IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_INSTALL_HINT = ("install it with `apt-get install dataset-fashion-mnist` (files then in "
+                 "/usr/share/datasets/fashion-mnist) or pass data_dir= pointing at a folder "
+                 "of the four IDX files")
+_REINSTALL_HINT = ("re-install the package (`apt-get install --reinstall dataset-fashion-mnist`)"
+                   " or re-download the file")
+_LOCAL_SOURCES = ("'fashion_mnist' (IDX files), 'idx' with data_dir=, a directory of IDX "
+                  "files, a directory of images, or NumPy arrays images / (images, labels)")
+
+
+class DatasetError(ValueError):
+    """Any data-layer problem; the message names the problem and how to fix it."""
+
+
+# ----------------------------------------------------------------------------- IDX files
+def read_idx(path) -> np.ndarray:
+    """Read an IDX file (raw or gzipped) into an array of its declared shape.
+
+    Image files give uint8 (N, H, W), label files uint8 (N,); multi-byte types (int16/32,
+    float32/64, big-endian on disk) come back in native byte order.
+    """
+    path = os.fspath(path)
+    data = _read_bytes(path)
+    if len(data) >= 4 and (data[:2] != b"\0\0" or data[2] not in _IDX_DTYPES):
+        raise DatasetError(
+            f"{path}: bad IDX magic number 0x{data[:4].hex().upper()} (expected 0x00000803 "
+            "for images or 0x00000801 for labels); the file is corrupt or not IDX. "
+            f"Fix: {_REINSTALL_HINT}.")
+    ndim = data[3] if len(data) >= 4 else 0
+    header = 4 + 4 * ndim
+    if len(data) < max(header, 4):
+        raise DatasetError(f"{path}: IDX header truncated ({len(data)} bytes). "
+                           f"Fix: {_REINSTALL_HINT}.")
+    dims = struct.unpack(f">{ndim}I", data[4:header])
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    expected, found = int(np.prod(dims)) * dtype.itemsize, len(data) - header
+    if found != expected:
+        what = "truncated" if found < expected else "longer than declared"
+        raise DatasetError(
+            f"{path}: IDX header declares shape {dims} ({dtype.name}), which implies "
+            f"{expected} data bytes, but found {found}; the file is {what} or corrupt. "
+            f"Fix: {_REINSTALL_HINT}.")
+    array = np.frombuffer(data, dtype, count=int(np.prod(dims)), offset=header)
+    return array.reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _read_bytes(path: str) -> bytes:
+    """Whole file contents, gunzipped if the name ends in .gz or the bytes are gzip."""
+    if not os.path.isfile(path):
+        raise DatasetError(f"IDX file not found: {path}. Fix: {_INSTALL_HINT}.")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        if path.endswith(".gz") or raw[:2] == b"\x1f\x8b":
+            return gzip.decompress(raw)
+        return raw
+    except (OSError, EOFError, zlib.error) as e:
+        raise DatasetError(f"could not read {path}: {e} (unreadable, or corrupt/truncated gzip). "
+                           f"Fix: {_REINSTALL_HINT}.") from e
+
+
+def _has_idx(directory) -> bool:
+    """True if `directory` exists and holds at least one train-/t10k- IDX file."""
+    return bool(directory) and os.path.isdir(directory) and any(
+        name.startswith(("train-", "t10k-")) and "-idx" in name for name in os.listdir(directory))
+
+
+def _idx_path(directory: str, stem: str) -> str:
+    """Path of `stem` or `stem`.gz in `directory`; DatasetError naming the file if absent."""
+    for name in (stem, stem + ".gz"):
+        if os.path.isfile(os.path.join(directory, name)):
+            return os.path.join(directory, name)
+    raise DatasetError(f"missing IDX file {os.path.join(directory, stem)}[.gz]. "
+                       f"Fix: {_INSTALL_HINT}.")
+
+
+def _read_idx_dir(directory: str, split: str):
+    """(images (N,H,W) uint8, labels (N,) uint8) of `split` from a folder of IDX files."""
+    if split not in IDX_SPLITS:
+        raise DatasetError(f"unknown split {split!r} for IDX data; valid splits: "
+                           f"{sorted(IDX_SPLITS)}. Fix: pass one of them (limit= for a subset).")
+    prefix = IDX_SPLITS[split]
+    return (read_idx(_idx_path(directory, f"{prefix}-images-idx3-ubyte")),
+            read_idx(_idx_path(directory, f"{prefix}-labels-idx1-ubyte")))
+
+
+# ----------------------------------------------------------------------------- image folders
+def _image_files(directory: str) -> list:
+    """Sorted paths of the image files directly inside `directory`."""
+    return [os.path.join(directory, n) for n in sorted(os.listdir(directory))
+            if n.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(directory, n))]
+
+
+def _read_image_dir(directory: str, split, image_size, color_mode):
+    """(images (N,H,W,C) uint8, labels (N,) int32 or None) from a folder of images."""
+    if split and os.path.isdir(os.path.join(directory, str(split))):
+        directory = os.path.join(directory, str(split))
+    subdirs = [os.path.join(directory, d) for d in sorted(os.listdir(directory))]
+    classes = [d for d in subdirs if os.path.isdir(d) and _image_files(d)]
+    files, labels = _image_files(directory), None
+    if classes and files:
+        raise DatasetError(f"{directory} holds both images and class subfolders. Fix: move "
+                           f"the loose images (e.g. {files[0]}) into a class subfolder.")
+    if classes:
+        per_class = [_image_files(d) for d in classes]
+        files = [f for fs in per_class for f in fs]
+        labels = np.concatenate([np.full(len(fs), i, np.int32) for i, fs in enumerate(per_class)])
+    if not files:
+        raise DatasetError(f"empty dataset: no image files {IMAGE_EXTENSIONS} in {directory}. Fix: "
+                           "point source at a folder of images (optionally a subfolder per class).")
+    return _read_images(files, image_size, color_mode), labels
+
+
+def _read_images(files, image_size, color_mode) -> np.ndarray:
+    """Stack image files into uint8 (N,H,W,C); all must share one size after resizing."""
+    from PIL import Image
+    if color_mode is not None and color_mode not in COLOR_MODES:
+        raise DatasetError(f"unknown color_mode {color_mode!r}. Fix: use one of "
+                           f"{sorted(COLOR_MODES)} or None.")
+    arrays = []
+    for path in files:
+        try:
+            with Image.open(path) as img:
+                img = img.convert(COLOR_MODES[color_mode] if color_mode else _auto_mode(img))
+                if image_size is not None:
+                    img = img.resize((int(image_size[1]), int(image_size[0])), Image.BILINEAR)
+                array = np.asarray(img, np.uint8)
+        except OSError as e:
+            raise DatasetError(f"cannot read image {path}: {e}. Fix: remove or replace it.") from e
+        array = array[..., None] if array.ndim == 2 else array
+        if arrays and array.shape != arrays[0].shape:
+            raise DatasetError(
+                f"image {path} has shape {array.shape} but {files[0]} has {arrays[0].shape}; "
+                "all images must share one size (H, W, C). Fix: pass image_size=(h, w) to "
+                "resize and/or color_mode='grayscale'|'rgb' to convert.")
+        arrays.append(array)
+    return np.stack(arrays)
+
+
+def _auto_mode(img) -> str:
+    """PIL mode for color_mode=None: L/RGB/RGBA kept, alpha -> RGBA, 1/I/F -> L, else RGB."""
+    if img.mode in ("L", "RGB", "RGBA"):
+        return img.mode
+    alpha = "A" in img.mode or "transparency" in img.info
+    return "RGBA" if alpha else ("L" if img.mode in ("1", "I", "F", "I;16") else "RGB")
+
+
+# ----------------------------------------------------------------------------- arrays
+def _check_arrays(images, labels, origin: str):
+    """Validate and normalize to (images (N,H,W,C) uint8 or float32 in [0,1], labels int32|None)."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4:
+        raise DatasetError(f"{origin}: images have shape {images.shape} (rank {images.ndim}); "
+                           "expected NHW or NHWC. Fix: pass a batch of images, channels last.")
+    if images.shape[-1] not in (1, 3, 4):
+        raise DatasetError(f"{origin}: images have {images.shape[-1]} channels (shape "
+                           f"{images.shape}); expected 1, 3 or 4. Fix: pass NHWC (for NCHW use "
+                           "np.transpose(x, (0, 2, 3, 1))).")
+    images = _check_values(images, origin)
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise DatasetError(f"{origin}: {len(images)} images but labels of shape {labels.shape};"
+                               " counts must match. Fix: pass one int label per image.")
+        labels = labels.astype(np.int32)
+    return images, labels
+
+
+def _check_values(images: np.ndarray, origin: str) -> np.ndarray:
+    """uint8 as is; ints in [0,255] -> uint8; floats must be in [0,1] -> float32."""
+    if images.dtype == np.uint8 or images.size == 0:
+        return images
+    low, high = float(images.min()), float(images.max())
+    if images.dtype.kind in "iu" and low >= 0 and high <= 255:
+        return images.astype(np.uint8)
+    if images.dtype.kind == "f" and low >= 0.0 and high <= 1.0:
+        return images.astype(np.float32)
+    raise DatasetError(f"{origin}: images of dtype {images.dtype} span [{low}, {high}]; expected "
+                       "uint8 in [0, 255] or float in [0, 1]. Fix: rescale (e.g. x / 255.0).")
+
+
+def _select(images, labels, keep, limit):
+    """Keep classes in `keep` (if given), then the first `limit` examples; error if empty."""
+    if keep is not None:
+        if labels is None:
+            raise DatasetError("labels= filter given but the source has no labels. Fix: pass "
+                               "(images, labels), use class subfolders, or drop labels=.")
+        mask = np.isin(labels, np.asarray(keep, np.int64).ravel())
+        images, labels = images[mask], labels[mask]
+    if limit is not None:
+        images = images[:limit]
+        labels = None if labels is None else labels[:limit]
+    if len(images) == 0:
+        raise DatasetError(f"empty dataset (labels={keep}, limit={limit}). Fix: check the "
+                           "source holds images and that labels=/limit= select some.")
+    return images, labels
+
+
+# ----------------------------------------------------------------------------- sources
+def _fashion_dir() -> str:
+    """Local Fashion-MNIST folder: $KERASGEN_FASHION_MNIST_DIR, else FASHION_MNIST_DIR."""
+    return os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR
+
+
+def _plan(source, data_dir):
+    """Decide how to read `source`: ("arrays"|"idx"|"images"|"tfds", argument)."""
+    if isinstance(source, np.ndarray):
+        return "arrays", (source, None)
+    if isinstance(source, (tuple, list)) and len(source) == 2:
+        return "arrays", tuple(source)
+    if not isinstance(source, (str, os.PathLike)):
+        raise DatasetError(f"unsupported source type {type(source).__name__}. Fix: pass a TFDS "
+                           f"name or one of the local sources: {_LOCAL_SOURCES}.")
+    name = os.fspath(source)
+    key = name.lower().replace("-", "_")
+    if key == "fashion_mnist":
+        local = data_dir if data_dir is not None else _fashion_dir()
+        return ("idx", local) if _has_idx(local) else ("tfds", "fashion_mnist")
+    if key == "idx":
+        if data_dir is None:
+            raise DatasetError("source='idx' needs data_dir=. Fix: pass data_dir= pointing at a "
+                               "folder of train-/t10k- IDX files.")
+        return "idx", os.fspath(data_dir)
+    path = os.path.expanduser(name)
+    if os.path.isdir(path):
+        return ("idx", path) if _has_idx(path) else ("images", path)
+    if os.path.exists(path) or name.startswith(("/", ".", "~")):
+        raise DatasetError(f"source {name!r} is not an existing directory. Fix: pass a folder "
+                           "of IDX files or images (or a TFDS dataset name).")
+    return "tfds", name
+
+
+def _local_arrays(kind, arg, split, image_size, color_mode):
+    """(images NHWC uint8|float32, labels int32|None) for a non-TFDS plan."""
+    if kind == "arrays":
+        return _check_arrays(arg[0], arg[1], "NumPy source")
+    if kind == "idx":
+        return _check_arrays(*_read_idx_dir(arg, split), arg)
+    return _check_arrays(*_read_image_dir(arg, split, image_size, color_mode), arg)
+
+
+def _tfds_load(name, split, data_dir, shuffle, seed):
+    """tfds.load(name) as a dataset of feature dicts; failures become DatasetError."""
+    import tensorflow_datasets as tfds  # lazy: only TFDS sources pay for it
+
+    try:
+        return tfds.load(name, split=split, as_supervised=False, data_dir=data_dir,
+                         shuffle_files=shuffle, read_config=tfds.ReadConfig(shuffle_seed=seed))
+    except Exception as e:  # noqa: BLE001 - TFDS raises many types (offline, missing modules...)
+        if name == "fashion_mnist":
+            raise DatasetError(
+                "Fashion-MNIST not found locally (no IDX files in data_dir or "
+                f"{_fashion_dir()}) and TFDS failed ({type(e).__name__}: {e}). Fix: "
+                f"{_INSTALL_HINT}, or go online so TFDS can download it.") from e
+        if type(e).__name__ == "DatasetNotFoundError":
+            raise DatasetError(f"{name!r} is not a TFDS builder. Fix: check the name "
+                               f"(tfds.list_builders()) or use a locally supported source: "
+                               f"{_LOCAL_SOURCES}.") from e
+        raise DatasetError(f"could not load TFDS dataset {name!r} split {split!r} "
+                           f"({type(e).__name__}: {e}). Fix: check the split, go online so TFDS "
+                           "can download it, or pass data_dir= of a prepared TFDS copy.") from e
+
+
+def _from_tfds(name, split, data_dir, shuffle, seed, with_labels, keep, limit):
+    """Unbatched uint8 images (H,W,C) or (image, int32 label) from TFDS.
+
+    ``with_labels=None`` means: include labels iff the dataset has a "label" feature.
+    """
+    ds = _tfds_load(name, split, data_dir, shuffle, seed)
+    keys = set(ds.element_spec)
+    with_labels = "label" in keys if with_labels is None else with_labels
+    if "image" not in keys or ((with_labels or keep is not None) and "label" not in keys):
+        raise DatasetError(f"TFDS {name!r} has features {sorted(keys)}; need 'image'"
+                           f"{' and label' if with_labels or keep is not None else ''}. "
+                           "Fix: choose an image dataset or drop with_labels=/labels=.")
+    if keep is not None:
+        wanted = tf.constant(np.asarray(keep, np.int64).ravel())
+        ds = ds.filter(lambda ex: tf.reduce_any(tf.equal(tf.cast(ex["label"], tf.int64), wanted)))
+    if limit is not None:
+        ds = ds.take(limit)
+    if with_labels:
+        return ds.map(lambda ex: (ex["image"], tf.cast(ex["label"], tf.int32)))
+    return ds.map(lambda ex: ex["image"])
+
+
+# ----------------------------------------------------------------------------- public API
+def to_value_range(images, value_range=(-1.0, 1.0)):
+    """Map uint8 [0,255] (or float assumed in [0,1]) images to float32 in `value_range`.
+
+    Works on NumPy arrays (returns np.float32) and tf tensors (returns tf.float32), any shape.
+    """
+    lo, hi = _check_value_range(value_range)
+    if tf.is_tensor(images):
+        x = tf.cast(images, tf.float32)
+        x = x / 255.0 if images.dtype.is_integer else x
+    else:
+        images = np.asarray(images)
+        x = images.astype(np.float32) / (255.0 if images.dtype.kind in "iub" else 1.0)
+    return x * np.float32(hi - lo) + np.float32(lo)
+
+
+def _check_value_range(value_range):
+    """(lo, hi) floats with lo < hi, else DatasetError."""
+    try:
+        lo, hi = (float(v) for v in value_range)
+    except (TypeError, ValueError) as e:
+        raise DatasetError(f"value_range={value_range!r} is not a pair of numbers. "
+                           "Fix: pass e.g. (-1.0, 1.0) or (0.0, 1.0).") from e
+    if not lo < hi:
+        raise DatasetError(f"value_range={value_range!r} needs lo < hi. Fix: e.g. (-1.0, 1.0).")
+    return lo, hi
+
+
+def _check_count(value, what: str, allow_none: bool = False):
+    """Positive int check for batch_size / limit / shuffle_buffer (None ok if allow_none)."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise DatasetError(f"{what}={value!r} must be a positive int. Fix: pass e.g. {what}=128.")
+
+
+def _scaler(value_range):
+    """tf.data map fn: (images[, labels]) -> (float images in value_range[, labels])."""
+    @tf.autograph.experimental.do_not_convert
+    def scale(images, *labels):
+        scaled = to_value_range(images, value_range)
+        return (scaled, *labels) if labels else scaled
+    return scale
+
+
+def load(source, split="train", batch_size=128, with_labels=False, value_range=(-1.0, 1.0),
+         data_dir=None, shuffle=None, seed=None, drop_remainder=False, limit=None, labels=None,
+         shuffle_buffer=10_000, image_size=None, color_mode=None) -> tf.data.Dataset:
+    """Batched, prefetched dataset of float32 (B,H,W,C) images in `value_range`.
+
+    With ``with_labels=True`` elements are ``(images, labels)``, labels int32 (B,). ``shuffle``
+    (None: True iff split starts with "train") reshuffles each epoch, seeded by ``seed``.
+    ``labels=[...]`` keeps those classes (values unchanged), then ``limit=N`` the first N.
+    ``image_size=(h, w)`` / ``color_mode`` ("grayscale"|"rgb"|"rgba") apply to image folders.
+    """
+    _check_value_range(value_range)
+    _check_count(batch_size, "batch_size")
+    _check_count(shuffle_buffer, "shuffle_buffer")
+    _check_count(limit, "limit", allow_none=True)
+    shuffle = str(split).startswith("train") if shuffle is None else bool(shuffle)
+    kind, arg = _plan(source, data_dir)
+    if kind == "tfds":
+        ds = _from_tfds(arg, split, data_dir, shuffle, seed, with_labels, labels, limit)
+    else:
+        images, y = _select(*_local_arrays(kind, arg, split, image_size, color_mode), labels, limit)
+        if with_labels and y is None:
+            raise DatasetError("with_labels=True but the source has no labels. Fix: pass "
+                               "(images, labels), use class subfolders, or with_labels=False.")
+        ds = tf.data.Dataset.from_tensor_slices((images, y) if with_labels else images)
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(_scaler(value_range), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def load_arrays(source, split="train", data_dir=None, limit=None, *, labels=None,
+                image_size=None, color_mode=None):
+    """In-memory ``(images uint8 (N,H,W,C) in [0,255], labels int32 (N,) or None)``.
+
+    Float [0,1] inputs are rounded to uint8. Same sources and errors as :func:`load`.
+    """
+    _check_count(limit, "limit", allow_none=True)
+    kind, arg = _plan(source, data_dir)
+    if kind == "tfds":
+        ds = _from_tfds(arg, split, data_dir, False, None, None, labels, limit)
+        with_labels = isinstance(ds.element_spec, tuple)
+        parts = list(ds.batch(1024).as_numpy_iterator())
+        if not parts:
+            raise DatasetError(f"empty dataset: TFDS {arg!r} split {split!r} gave no examples.")
+        x = np.concatenate([p[0] if with_labels else p for p in parts])
+        y = np.concatenate([p[1] for p in parts]) if with_labels else None
+        images, y = _check_arrays(x, y, f"TFDS {arg!r}")
+    else:
+        images, y = _select(*_local_arrays(kind, arg, split, image_size, color_mode), labels, limit)
+    if images.dtype != np.uint8:
+        images = np.round(images * 255.0).astype(np.uint8)
+    return images, y

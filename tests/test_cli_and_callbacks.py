@@ -1,0 +1,97 @@
+"""The command line and the callbacks, end to end on small real runs."""
+
+import json
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import kerasgen
+from kerasgen import cli
+from kerasgen.models import REGISTRY
+
+
+def _png(path):
+    return np.asarray(Image.open(path))
+
+
+def test_help_lists_every_model_and_command():
+    result = subprocess.run([sys.executable, "-m", "kerasgen.cli", "train", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for name in REGISTRY:
+        assert name in result.stdout
+    top = subprocess.run([sys.executable, "-m", "kerasgen.cli", "--help"], capture_output=True, text=True)
+    assert "train" in top.stdout and "sample" in top.stdout
+
+
+def test_unknown_model_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "no_such_model"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_train_writes_model_grids_logs_then_sample(tmp_path):
+    run = tmp_path / "run"
+    cli.main(["train", "cvae", "--epochs", "2", "--limit", "256", "--batch-size", "64",
+              "--latent-dim", "2", "--out", str(run)])
+    assert (run / "model.keras").is_file()
+    assert not list(run.glob("*.partial*")), "a temporary checkpoint was left behind"
+    summary = json.loads((run / "run.json").read_text())
+    assert len(summary["history"]["loss"]) == 2
+    samples = sorted(p.name for p in (run / "samples").iterdir())
+    for epoch in ("e001", "e002"):
+        for kind in ("samples", "reconstructions", "latent_scatter", "latent_manifold"):
+            assert f"{kind}_{epoch}.png" in samples
+    assert any((run / "logs").rglob("events.out.tfevents*")), "no TensorBoard logs"
+    model = keras.models.load_model(run / "model.keras")
+    assert int(model.optimizer.iterations.numpy()) == 8  # 2 epochs x 4 batches
+
+    grid_path = tmp_path / "grid.png"
+    cli.main(["sample", str(run), "--num", "10", "--labels", *map(str, range(10)), "--seed", "3", "--out", str(grid_path)])
+    grid = _png(grid_path)
+    assert grid.shape == (2 + 30, 2 + 10 * 30)  # one row of ten 28x28 images, 2 px padding
+    assert grid.std() > 10
+
+
+def test_sample_without_a_model_says_what_to_pass(tmp_path):
+    with pytest.raises(SystemExit, match="No trained model"):
+        cli.main(["sample", str(tmp_path), "--out", str(tmp_path / "x.png")])
+
+
+def test_sample_grid_pictures_for_a_2d_vae(tmp_path, fashion_mnist_subset):
+    images, labels = fashion_mnist_subset
+    keras.utils.set_random_seed(0)
+    vae = kerasgen.models.VAE(latent_dim=2)
+    vae.compile()
+    grid = kerasgen.callbacks.SampleGrid(tmp_path, num_samples=16, images=images[:500], labels=labels[:500], manifold_size=5)
+    vae.fit(images[:512], batch_size=128, epochs=1, verbose=0, callbacks=[grid])
+    names = sorted(os.path.basename(p) for p in grid.written)
+    assert names == ["latent_manifold_e001.png", "latent_scatter_e001.png",
+                     "reconstructions_e001.png", "samples_e001.png"]
+    assert _png(tmp_path / "samples_e001.png").shape == (2 + 4 * 30, 2 + 4 * 30)
+    # Reconstructions: 4 rows of inputs interleaved with 4 rows of reconstructions, 8 columns.
+    assert _png(tmp_path / "reconstructions_e001.png").shape == (2 + 8 * 30, 2 + 8 * 30)
+    assert _png(tmp_path / "latent_manifold_e001.png").shape == (5 * 28, 5 * 28)
+    scatter = _png(tmp_path / "latent_scatter_e001.png")
+    colours = {tuple(c) for c in scatter.reshape(-1, 3)[::7]}
+    assert len(colours) > 5, "the scatter should show several class colours"
+
+
+def test_atomic_checkpoint_replaces_the_file_whole(tmp_path, small_images):
+    path = tmp_path / "ckpt" / "model.keras"
+    model = kerasgen.models.AutoEncoder(latent_dim=4)
+    model.compile()
+    checkpoint = kerasgen.callbacks.AtomicModelCheckpoint(str(path))
+    model.fit(small_images, batch_size=32, epochs=2, verbose=0, callbacks=[checkpoint])
+    assert sorted(os.listdir(path.parent)) == ["model.keras"]
+    restored = keras.models.load_model(path)
+    assert int(restored.optimizer.iterations.numpy()) == 4
+    with pytest.raises(ValueError, match=".keras"):
+        kerasgen.callbacks.AtomicModelCheckpoint(str(tmp_path / "model.h5"))
