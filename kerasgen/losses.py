@@ -116,3 +116,208 @@ def binary_cross_entropy(targets, logits):
     """
     num_pixels = math.prod(targets.shape[1:])
     return bernoulli_negative_log_likelihood(targets, logits) / num_pixels
+
+
+# --------------------------------------------------------------------------
+# Adversarial losses. Arguments are raw discriminator outputs ("logits" for
+# the cross-entropy losses, unbounded scores for the others), shape (batch,)
+# or (batch, 1); results are per example, shape (batch,). Discriminator
+# losses pair real example i with fake example i, so both batches must have
+# the same size.
+# --------------------------------------------------------------------------
+
+
+def _flat(scores):
+    """(batch,) or (batch, 1) or (batch, ...) patch scores -> (batch,) means."""
+    scores = ops.convert_to_tensor(scores)
+    if len(scores.shape) == 1:
+        return scores
+    return ops.mean(ops.reshape(scores, (ops.shape(scores)[0], -1)), axis=-1)
+
+
+def discriminator_cross_entropy(real_logits, fake_logits, label_smoothing=0.0):
+    """The discriminator's side of the GAN value function, as a loss to minimize.
+
+    Goodfellow et al. (2014), "Generative Adversarial Nets", eq. 1 / Algorithm 1:
+
+        L_D = -log D(x) - log(1 - D(G(z))),   D = sigmoid(logits)
+
+    computed as softplus(-real) + softplus(fake). With one-sided label
+    smoothing (Salimans et al., 2016) the real target is 1 - label_smoothing:
+
+        L_D = -(1 - s) log D(x) - s log(1 - D(x)) - log(1 - D(G(z)))
+    """
+    real, fake = _flat(real_logits), _flat(fake_logits)
+    s = label_smoothing
+    return (1.0 - s) * ops.softplus(-real) + s * ops.softplus(real) + ops.softplus(fake)
+
+
+def minimax_generator_loss(fake_logits):
+    """The generator's side of the original (saturating) minimax game.
+
+    Goodfellow et al. (2014), Algorithm 1: the generator descends
+
+        L_G = log(1 - D(G(z))) = -softplus(logits)
+
+    whose gradient vanishes when D confidently rejects the fakes.
+    """
+    return -ops.softplus(_flat(fake_logits))
+
+
+def non_saturating_generator_loss(fake_logits):
+    """The non-saturating generator loss, Goodfellow et al. (2014), Section 3:
+
+        L_G = -log D(G(z)) = softplus(-logits)
+
+    same fixed point as the minimax loss, much stronger gradients early on.
+    """
+    return ops.softplus(-_flat(fake_logits))
+
+
+def least_squares_discriminator_loss(real_scores, fake_scores, a=0.0, b=1.0):
+    """LSGAN discriminator loss, Mao et al. (2017), eq. 2:
+
+        L_D = 1/2 (D(x) - b)^2 + 1/2 (D(G(z)) - a)^2
+
+    with a the label of fakes and b the label of reals (defaults 0 and 1, the
+    0-1 coding of the paper's Section 3.2.2).
+    """
+    real, fake = _flat(real_scores), _flat(fake_scores)
+    return 0.5 * ops.square(real - b) + 0.5 * ops.square(fake - a)
+
+
+def least_squares_generator_loss(fake_scores, c=1.0):
+    """LSGAN generator loss, Mao et al. (2017), eq. 2:  L_G = 1/2 (D(G(z)) - c)^2."""
+    return 0.5 * ops.square(_flat(fake_scores) - c)
+
+
+def wasserstein_critic_loss(real_scores, fake_scores):
+    """WGAN critic loss, Arjovsky et al. (2017), Algorithm 1 (negated to minimize):
+
+        L_D = D(G(z)) - D(x)
+
+    whose minimum over 1-Lipschitz critics is minus the Wasserstein-1 distance.
+    """
+    return _flat(fake_scores) - _flat(real_scores)
+
+
+def wasserstein_generator_loss(fake_scores):
+    """WGAN generator loss, Arjovsky et al. (2017), Algorithm 1:  L_G = -D(G(z))."""
+    return -_flat(fake_scores)
+
+
+def hinge_discriminator_loss(real_scores, fake_scores):
+    """Hinge discriminator loss, Lim & Ye (2017); Miyato et al. (2018), eq. 16:
+
+        L_D = max(0, 1 - D(x)) + max(0, 1 + D(G(z)))
+    """
+    return ops.relu(1.0 - _flat(real_scores)) + ops.relu(1.0 + _flat(fake_scores))
+
+
+def hinge_generator_loss(fake_scores):
+    """Hinge generator loss, Miyato et al. (2018), eq. 17:  L_G = -D(G(z))."""
+    return -_flat(fake_scores)
+
+
+# Loss pairs by name: (discriminator_loss(real, fake), generator_loss(fake)).
+ADVERSARIAL_LOSSES = {
+    "minimax": (discriminator_cross_entropy, minimax_generator_loss),
+    "non_saturating": (discriminator_cross_entropy, non_saturating_generator_loss),
+    "least_squares": (least_squares_discriminator_loss, least_squares_generator_loss),
+    "wasserstein": (wasserstein_critic_loss, wasserstein_generator_loss),
+    "hinge": (hinge_discriminator_loss, hinge_generator_loss),
+}
+
+
+def adversarial_loss_pair(name):
+    """`(discriminator_loss, generator_loss)` registered as `name` in ADVERSARIAL_LOSSES."""
+    try:
+        return ADVERSARIAL_LOSSES[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown adversarial loss {name!r}; choose one of {sorted(ADVERSARIAL_LOSSES)}."
+        ) from None
+
+
+# --------------------------------------------------------------------------
+# Penalties. They need gradients of the discriminator with respect to its
+# input, so they take the discriminator as a callable `scores = d(images)`.
+# --------------------------------------------------------------------------
+
+
+def _input_gradient_norms(discriminator, images):
+    """||grad_x sum_i D(x_i)||_2 per example: (batch,). Each D(x_i) depends on x_i only."""
+    import tensorflow as tf  # input gradients need the backend's tape
+
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        scores = ops.sum(_flat(ops.cast(discriminator(images), "float32")))
+    gradients = tape.gradient(scores, images)
+    squared = ops.sum(ops.reshape(ops.square(gradients), (ops.shape(gradients)[0], -1)), axis=-1)
+    return ops.sqrt(squared + 1e-12), squared
+
+
+def interpolate(real, fake, epsilon):
+    """x_hat = epsilon x + (1 - epsilon) x_tilde, epsilon `(batch,)` broadcast per example."""
+    epsilon = ops.reshape(epsilon, (-1,) + (1,) * (len(real.shape) - 1))
+    return epsilon * real + (1.0 - epsilon) * fake
+
+
+def gradient_penalty(discriminator, real, fake, epsilon, one_sided=False):
+    """WGAN-GP penalty, Gulrajani et al. (2017), Algorithm 1 lines 6-7:
+
+        x_hat = eps x + (1 - eps) x_tilde,   eps ~ U[0, 1] per example
+        GP    = (||grad_{x_hat} D(x_hat)||_2 - 1)^2
+
+    (times lambda, applied by the caller). `one_sided=True` penalizes only
+    norms above 1: max(0, ||grad|| - 1)^2 (the paper's Appendix discusses it).
+
+    Args:
+        discriminator: callable, images -> scores `(batch,)` or `(batch, 1)`.
+        real, fake: `(batch, ...)` images.
+        epsilon: `(batch,)` interpolation weights (draw them from U[0, 1]).
+
+    Returns:
+        `(batch,)` penalties.
+    """
+    norms, _ = _input_gradient_norms(discriminator, interpolate(real, fake, epsilon))
+    excess = norms - 1.0
+    return ops.square(ops.relu(excess) if one_sided else excess)
+
+
+def r1_penalty(discriminator, real, gamma=10.0):
+    """R1 regularizer, Mescheder et al. (2018), "Which Training Methods for GANs
+    do actually Converge?", eq. 9:
+
+        R1 = gamma / 2 * ||grad_x D(x)||^2   on real data x
+
+    Returns `(batch,)` penalties (gamma included).
+    """
+    _, squared = _input_gradient_norms(discriminator, real)
+    return 0.5 * gamma * squared
+
+
+def consistency_penalty(real_scores, augmented_scores, weight=10.0):
+    """Consistency regularization, Zhang et al. (2020), "Consistency
+    Regularization for GANs", Algorithm 1:
+
+        L_cr = lambda * ||D(x) - D(T(x))||^2
+
+    Args:
+        real_scores: D(x), `(batch,)` or `(batch, ...)`.
+        augmented_scores: D(T(x)) for an augmentation T (see
+            `kerasgen.augment.flip_and_translate`).
+        weight: lambda (the paper's default is 10).
+    """
+    difference = ops.convert_to_tensor(real_scores) - ops.convert_to_tensor(augmented_scores)
+    return weight * ops.sum(ops.reshape(ops.square(difference), (ops.shape(difference)[0], -1)), axis=-1)
+
+
+def drift_penalty(real_scores, weight=1e-3):
+    """Drift term, Karras et al. (2018), "Progressive Growing of GANs", Appendix A.1:
+
+        weight * D(x)^2
+
+    keeps critic outputs near zero (WGAN-GP critics drift otherwise).
+    """
+    return weight * ops.square(_flat(real_scores))

@@ -6,17 +6,26 @@ registered model.
 
 from kerasgen.models.autoencoder import AutoEncoder, DenoisingAutoEncoder
 from kerasgen.models.base import GenerativeModel
+from kerasgen.models.gan import DCGAN, GAN, LSGAN, SNGAN, ConditionalGAN
 from kerasgen.models.registry import REGISTRY, ModelSpec, get, register
 from kerasgen.models.vae import VAE, ConditionalVAE
+from kerasgen.models.wgan import WGAN, WGANGP
 
 __all__ = [
     "AutoEncoder",
+    "ConditionalGAN",
     "ConditionalVAE",
+    "DCGAN",
     "DenoisingAutoEncoder",
+    "GAN",
     "GenerativeModel",
+    "LSGAN",
     "ModelSpec",
     "REGISTRY",
+    "SNGAN",
     "VAE",
+    "WGAN",
+    "WGANGP",
     "get",
     "register",
 ]

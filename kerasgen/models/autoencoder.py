@@ -78,8 +78,13 @@ class AutoEncoder(GenerativeModel):
             return self.from_unit_interval(ops.sigmoid(decoder_output))
         return decoder_output
 
+    def decoder_output(self, images, training=False):
+        """Raw decoder output for `images`, float32 even under a mixed-precision policy."""
+        output = self.decoder(self.encoder(images, training=training), training=training)
+        return ops.cast(output, "float32")
+
     def call(self, images, training=False):
-        return self.output_to_images(self.decoder(self.encoder(images, training=training), training=training))
+        return self.output_to_images(self.decoder_output(images, training=training))
 
     def encode(self, images):
         """`(batch, H, W, C)` images in `value_range` -> `(batch, latent_dim)` codes."""
@@ -87,7 +92,7 @@ class AutoEncoder(GenerativeModel):
 
     def decode(self, z):
         """`(batch, latent_dim)` codes -> images in `value_range`."""
-        return self.output_to_images(self.decoder(z, training=False))
+        return self.output_to_images(ops.cast(self.decoder(z, training=False), "float32"))
 
     def reconstruct(self, images):
         """Images -> reconstructed images, both in `value_range` (no corruption)."""
@@ -97,14 +102,14 @@ class AutoEncoder(GenerativeModel):
         images, _ = unpack_images_and_labels(data)
         corrupted = self.corrupt(images, training=True)
         with tf.GradientTape() as tape:
-            decoder_output = self.decoder(self.encoder(corrupted, training=True), training=True)
+            decoder_output = self.decoder_output(corrupted, training=True)
             loss = ops.mean(self.reconstruction_loss(images, decoder_output))
         self.apply_gradients(tape, loss, self.trainable_variables)
         return self.record(loss=loss)
 
     def test_step(self, data):
         images, _ = unpack_images_and_labels(data)
-        decoder_output = self.decoder(self.encoder(images, training=False), training=False)
+        decoder_output = self.decoder_output(images, training=False)
         return self.record(loss=ops.mean(self.reconstruction_loss(images, decoder_output)))
 
     def compile(self, optimizer=None, **kwargs):

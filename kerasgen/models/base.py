@@ -84,6 +84,11 @@ class GenerativeModel(keras.Model):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
 
     # ----------------------------------------------------------------- metrics
+    def add_trackers(self, *names):
+        """Adds `keras.metrics.Mean` trackers for terms decided by constructor arguments."""
+        for name in names:
+            self.trackers.setdefault(name, keras.metrics.Mean(name=name))
+
     @property
     def metrics(self):
         # Listing the trackers here makes Keras reset them every epoch.
@@ -130,7 +135,7 @@ class GenerativeModel(keras.Model):
 
     # -------------------------------------------------------- input checking
     def fit(self, x=None, y=None, *args, **kwargs):
-        self.check_training_data(x, y)
+        self.check_training_data(x, y, kwargs.get("batch_size"))
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # the pipeline shuffles; Keras would warn
         return super().fit(x, y, *args, **kwargs)
@@ -139,7 +144,7 @@ class GenerativeModel(keras.Model):
         self.check_training_data(x, y)
         return super().evaluate(x, y, *args, **kwargs)
 
-    def check_training_data(self, x, y=None):
+    def check_training_data(self, x, y=None, batch_size=None):
         """Checks shape, dtype, value range (and labels) of what `fit` receives.
 
         NumPy arrays and tensors are checked whole; for a `tf.data.Dataset`

@@ -91,11 +91,12 @@ class VAE(GenerativeModel):
         return [tensor, labels] if self.num_classes else tensor
 
     def _encode(self, images, labels=None, training=False):
+        # Casts keep the loss in float32 under a mixed-precision policy.
         z_mean, z_log_var = self.encoder(self._network_inputs(images, labels), training=training)
-        return z_mean, z_log_var
+        return ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
 
     def _decode(self, z, labels=None, training=False):
-        return self.decoder(self._network_inputs(z, labels), training=training)
+        return ops.cast(self.decoder(self._network_inputs(z, labels), training=training), "float32")
 
     def output_to_images(self, decoder_output):
         """Decoder output -> mean of p(x|z) as images in `value_range`."""

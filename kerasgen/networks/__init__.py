@@ -4,6 +4,19 @@ Networks are plain functional `keras.Model`s, kept apart from training
 logic so that any network can be plugged into any kerasgen model.
 """
 
+from kerasgen.networks.adversarial import (
+    dcgan_discriminator,
+    dcgan_generator,
+    mlp_discriminator,
+    mlp_generator,
+)
 from kerasgen.networks.convolutional import conv_decoder, conv_encoder
 
-__all__ = ["conv_decoder", "conv_encoder"]
+__all__ = [
+    "conv_decoder",
+    "conv_encoder",
+    "dcgan_discriminator",
+    "dcgan_generator",
+    "mlp_discriminator",
+    "mlp_generator",
+]

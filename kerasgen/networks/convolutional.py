@@ -28,7 +28,8 @@ def _check_image_shape(image_shape, num_downsamples):
         )
 
 
-def _label_inputs(num_classes):
+def label_inputs(num_classes):
+    """An int `labels (batch,)` input and its one-hot encoding `(batch, num_classes)`."""
     labels = keras.Input(shape=(), dtype="int32", name="labels")
     one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="one_hot")(
         layers.Reshape((1,))(labels)
@@ -69,7 +70,7 @@ def conv_encoder(
         x = layers.Conv2D(width, 3, strides=2, padding="same", activation="relu", name=f"conv_{i}")(x)
     x = layers.Flatten()(x)
     if num_classes:
-        labels, one_hot = _label_inputs(num_classes)
+        labels, one_hot = label_inputs(num_classes)
         inputs.append(labels)
         x = layers.Concatenate()([x, one_hot])
     if hidden_units:
@@ -116,7 +117,7 @@ def conv_decoder(
     inputs = [z]
     x = z
     if num_classes:
-        labels, one_hot = _label_inputs(num_classes)
+        labels, one_hot = label_inputs(num_classes)
         inputs.append(labels)
         x = layers.Concatenate()([x, one_hot])
     if hidden_units:
