@@ -121,18 +121,23 @@ def binary_cross_entropy(targets, logits):
 # --------------------------------------------------------------------------
 # Adversarial losses. Arguments are raw discriminator outputs ("logits" for
 # the cross-entropy losses, unbounded scores for the others), shape (batch,)
-# or (batch, 1); results are per example, shape (batch,). Discriminator
+# (batch, 1) or (batch, h, w, 1) patch maps; each loss is applied per score
+# and averaged per example, shape (batch,). Discriminator
 # losses pair real example i with fake example i, so both batches must have
 # the same size.
 # --------------------------------------------------------------------------
 
 
-def _flat(scores):
-    """(batch,) or (batch, 1) or (batch, ...) patch scores -> (batch,) means."""
-    scores = ops.convert_to_tensor(scores)
-    if len(scores.shape) == 1:
-        return scores
-    return ops.mean(ops.reshape(scores, (ops.shape(scores)[0], -1)), axis=-1)
+def _per_example(values):
+    """Elementwise losses (batch,) or (batch, ...) -> (batch,) means over the non-batch axes.
+
+    A discriminator may output one score per image or a map of patch scores
+    (PatchGAN); the loss is applied to every score and then averaged.
+    """
+    values = ops.convert_to_tensor(values)
+    if len(values.shape) == 1:
+        return values
+    return ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=-1)
 
 
 def discriminator_cross_entropy(real_logits, fake_logits, label_smoothing=0.0):
@@ -147,9 +152,10 @@ def discriminator_cross_entropy(real_logits, fake_logits, label_smoothing=0.0):
 
         L_D = -(1 - s) log D(x) - s log(1 - D(x)) - log(1 - D(G(z)))
     """
-    real, fake = _flat(real_logits), _flat(fake_logits)
+    real, fake = ops.convert_to_tensor(real_logits), ops.convert_to_tensor(fake_logits)
     s = label_smoothing
-    return (1.0 - s) * ops.softplus(-real) + s * ops.softplus(real) + ops.softplus(fake)
+    real_term = (1.0 - s) * ops.softplus(-real) + s * ops.softplus(real)
+    return _per_example(real_term) + _per_example(ops.softplus(fake))
 
 
 def minimax_generator_loss(fake_logits):
@@ -161,7 +167,7 @@ def minimax_generator_loss(fake_logits):
 
     whose gradient vanishes when D confidently rejects the fakes.
     """
-    return -ops.softplus(_flat(fake_logits))
+    return _per_example(-ops.softplus(ops.convert_to_tensor(fake_logits)))
 
 
 def non_saturating_generator_loss(fake_logits):
@@ -171,7 +177,7 @@ def non_saturating_generator_loss(fake_logits):
 
     same fixed point as the minimax loss, much stronger gradients early on.
     """
-    return ops.softplus(-_flat(fake_logits))
+    return _per_example(ops.softplus(-ops.convert_to_tensor(fake_logits)))
 
 
 def least_squares_discriminator_loss(real_scores, fake_scores, a=0.0, b=1.0):
@@ -182,13 +188,13 @@ def least_squares_discriminator_loss(real_scores, fake_scores, a=0.0, b=1.0):
     with a the label of fakes and b the label of reals (defaults 0 and 1, the
     0-1 coding of the paper's Section 3.2.2).
     """
-    real, fake = _flat(real_scores), _flat(fake_scores)
-    return 0.5 * ops.square(real - b) + 0.5 * ops.square(fake - a)
+    real, fake = ops.convert_to_tensor(real_scores), ops.convert_to_tensor(fake_scores)
+    return _per_example(0.5 * ops.square(real - b)) + _per_example(0.5 * ops.square(fake - a))
 
 
 def least_squares_generator_loss(fake_scores, c=1.0):
     """LSGAN generator loss, Mao et al. (2017), eq. 2:  L_G = 1/2 (D(G(z)) - c)^2."""
-    return 0.5 * ops.square(_flat(fake_scores) - c)
+    return _per_example(0.5 * ops.square(ops.convert_to_tensor(fake_scores) - c))
 
 
 def wasserstein_critic_loss(real_scores, fake_scores):
@@ -198,12 +204,12 @@ def wasserstein_critic_loss(real_scores, fake_scores):
 
     whose minimum over 1-Lipschitz critics is minus the Wasserstein-1 distance.
     """
-    return _flat(fake_scores) - _flat(real_scores)
+    return _per_example(fake_scores) - _per_example(real_scores)
 
 
 def wasserstein_generator_loss(fake_scores):
     """WGAN generator loss, Arjovsky et al. (2017), Algorithm 1:  L_G = -D(G(z))."""
-    return -_flat(fake_scores)
+    return -_per_example(fake_scores)
 
 
 def hinge_discriminator_loss(real_scores, fake_scores):
@@ -211,12 +217,13 @@ def hinge_discriminator_loss(real_scores, fake_scores):
 
         L_D = max(0, 1 - D(x)) + max(0, 1 + D(G(z)))
     """
-    return ops.relu(1.0 - _flat(real_scores)) + ops.relu(1.0 + _flat(fake_scores))
+    real, fake = ops.convert_to_tensor(real_scores), ops.convert_to_tensor(fake_scores)
+    return _per_example(ops.relu(1.0 - real)) + _per_example(ops.relu(1.0 + fake))
 
 
 def hinge_generator_loss(fake_scores):
     """Hinge generator loss, Miyato et al. (2018), eq. 17:  L_G = -D(G(z))."""
-    return -_flat(fake_scores)
+    return -_per_example(fake_scores)
 
 
 # Loss pairs by name: (discriminator_loss(real, fake), generator_loss(fake)).
@@ -249,9 +256,10 @@ def _input_gradient_norms(discriminator, images):
     """||grad_x sum_i D(x_i)||_2 per example: (batch,). Each D(x_i) depends on x_i only."""
     import tensorflow as tf  # input gradients need the backend's tape
 
+    images = tf.convert_to_tensor(images)
     with tf.GradientTape() as tape:
         tape.watch(images)
-        scores = ops.sum(_flat(ops.cast(discriminator(images), "float32")))
+        scores = ops.sum(ops.cast(discriminator(images), "float32"))
     gradients = tape.gradient(scores, images)
     squared = ops.sum(ops.reshape(ops.square(gradients), (ops.shape(gradients)[0], -1)), axis=-1)
     return ops.sqrt(squared + 1e-12), squared
@@ -320,4 +328,4 @@ def drift_penalty(real_scores, weight=1e-3):
 
     keeps critic outputs near zero (WGAN-GP critics drift otherwise).
     """
-    return weight * ops.square(_flat(real_scores))
+    return weight * _per_example(ops.square(ops.convert_to_tensor(real_scores)))

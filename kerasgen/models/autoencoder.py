@@ -73,10 +73,10 @@ class AutoEncoder(GenerativeModel):
         return losses.mean_squared_error(images, decoder_output)
 
     def output_to_images(self, decoder_output):
-        """Decoder output (logits for "bce") -> images in `value_range`."""
+        """Decoder output (logits for "bce") -> images in `value_range` (MSE outputs are clipped)."""
         if self.reconstruction == "bce":
             return self.from_unit_interval(ops.sigmoid(decoder_output))
-        return decoder_output
+        return ops.clip(decoder_output, *self.value_range)
 
     def decoder_output(self, images, training=False):
         """Raw decoder output for `images`, float32 even under a mixed-precision policy."""
@@ -153,8 +153,12 @@ class DenoisingAutoEncoder(AutoEncoder):
         super().__init__(latent_dim, image_shape, **kwargs)
         if noise not in _NOISES:
             raise ValueError(f"noise must be one of {_NOISES}, got {noise!r}.")
-        if not 0.0 <= float(corruption) < 1.0 and noise == "masking":
+        if noise == "masking" and not 0.0 <= float(corruption) < 1.0:
             raise ValueError(f"corruption is a masking probability in [0, 1), got {corruption}.")
+        if noise == "gaussian" and not 0.0 <= float(corruption) <= 1.0:
+            raise ValueError(
+                f"corruption is the Gaussian noise std as a fraction of the value range, in [0, 1]; got {corruption}."
+            )
         self.noise = noise
         self.corruption = float(corruption)
 

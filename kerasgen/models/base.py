@@ -11,6 +11,8 @@ algorithm box of their paper.
 
 from __future__ import annotations
 
+import copy
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -247,9 +249,23 @@ class GenerativeModel(keras.Model):
     def serialize_network(network):
         return keras.saving.serialize_keras_object(network)
 
+    # Keras does not save SeedGenerator state; without it a reloaded model would
+    # replay the noise stream from its start instead of resuming it.
+    _SEED_STATE_KEY = "seed_generator_state"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[self._SEED_STATE_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if self._SEED_STATE_KEY in keys:
+            self.seed_generator.state.assign(store[self._SEED_STATE_KEY])
+        super().load_own_variables({key: store[key] for key in keys if key != self._SEED_STATE_KEY})
+
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = copy.deepcopy(config)  # deserializing consumes nested configs
         for key in ("encoder", "decoder", "generator", "discriminator"):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])

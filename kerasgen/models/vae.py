@@ -99,10 +99,13 @@ class VAE(GenerativeModel):
         return ops.cast(self.decoder(self._network_inputs(z, labels), training=training), "float32")
 
     def output_to_images(self, decoder_output):
-        """Decoder output -> mean of p(x|z) as images in `value_range`."""
+        """Decoder output -> mean of p(x|z) as images in `value_range`.
+
+        Gaussian means are clipped to the range; the loss uses them unclipped.
+        """
         if self.likelihood == "bernoulli":
             return self.from_unit_interval(ops.sigmoid(decoder_output))
-        return decoder_output
+        return ops.clip(decoder_output, *self.value_range)
 
     def reconstruction_loss(self, images, decoder_output):
         """`(batch,)` -log p(x|z) in nats."""
