@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 
 import keras
@@ -118,12 +120,37 @@ class SampleGrid(keras.callbacks.Callback):
         self.written.append(path)
 
 
+class CheckpointError(ValueError):
+    """A run's checkpoint is missing, partial or corrupt; the message says what to do."""
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_atomically(path, text):
+    temporary = f"{path}.partial"
+    with open(temporary, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
 class AtomicModelCheckpoint(keras.callbacks.Callback):
     """Saves the whole model (weights, optimizer state, config) to `path` after every epoch.
 
     The file is written beside `path` and then renamed over it, so an
     interrupted run never leaves a half-written `.keras` file: `path` always
-    holds the last complete epoch.
+    holds the last complete epoch. Beside it, `<name>.state.json` records the
+    epochs completed and the file's SHA-256, so `load_checkpoint` can resume
+    from the right epoch and detect a damaged file. An epoch whose logged
+    values are not finite (a diverged run) is not saved, so a NaN model never
+    replaces a good one.
     """
 
     def __init__(self, path):
@@ -132,8 +159,75 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
             raise ValueError(f"AtomicModelCheckpoint writes .keras files, got {path!r}.")
         self.path = str(path)
 
+    @staticmethod
+    def state_path(path):
+        return str(path)[: -len(".keras")] + ".state.json"
+
     def on_epoch_end(self, epoch, logs=None):
+        if not all(np.all(np.isfinite(value)) for value in (logs or {}).values()):
+            return
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         temporary = self.path[: -len(".keras")] + ".partial.keras"
         self.model.save(temporary)
+        state = {"epochs_completed": epoch + 1, "sha256": _sha256(temporary)}
         os.replace(temporary, self.path)
+        _write_atomically(self.state_path(self.path), json.dumps(state, indent=2))
+
+
+def load_checkpoint(path):
+    """Loads a model written by `AtomicModelCheckpoint` and the epochs it completed.
+
+    Returns:
+        `(model, epochs_completed)`.
+
+    Raises:
+        CheckpointError: the file or its state record is missing, the file does
+            not match the SHA-256 recorded when it was written (partial copy,
+            disk corruption), or Keras cannot read it.
+    """
+    path = str(path)
+    state_path = AtomicModelCheckpoint.state_path(path)
+    if not os.path.exists(path) or not os.path.exists(state_path):
+        raise CheckpointError(
+            f"No complete checkpoint at {path} (and {os.path.basename(state_path)}): nothing to resume. "
+            "Run without --resume to start training."
+        )
+    try:
+        with open(state_path) as handle:
+            state = json.load(handle)
+        epochs_completed, recorded = int(state["epochs_completed"]), state["sha256"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{state_path} is unreadable ({error}); delete the run folder to start over.") from error
+    if _sha256(path) != recorded:
+        raise CheckpointError(
+            f"{path} is corrupt or partial: its SHA-256 differs from the one recorded when it was written. "
+            "Restore it from a backup, or delete the run folder and train from scratch."
+        )
+    try:
+        model = keras.models.load_model(path)
+    except Exception as error:  # Keras raises many types for unreadable archives
+        raise CheckpointError(f"Keras could not load {path}: {error}") from error
+    return model, epochs_completed
+
+
+class TerminateOnNaN(keras.callbacks.Callback):
+    """Stops training at the first batch whose reported values are not finite.
+
+    Unlike `keras.callbacks.TerminateOnNaN`, which only watches `loss`, this
+    checks every reported term (GANs report `d_loss`, `g_loss`, penalties) and
+    keeps a message saying which terms diverged and what to try, in `message`.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.message = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = {name: float(value) for name, value in (logs or {}).items() if not np.all(np.isfinite(value))}
+        if bad and self.message is None:
+            terms = ", ".join(f"{name}={value}" for name, value in bad.items())
+            self.message = (
+                f"Training stopped at batch {batch + 1}: {terms}. Lower the learning rate, check that "
+                "the data are in the model's value_range, or for GANs add a penalty (e.g. r1_gamma=10)."
+            )
+            self.model.stop_training = True

@@ -44,12 +44,20 @@ def build_parser():
     train.add_argument("--dataset", default="fashion_mnist", help="dataset name, IDX folder or image folder (default: fashion_mnist)")
     train.add_argument("--data-dir", default=None, help="folder holding the dataset files (IDX files for fashion_mnist)")
     train.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
-    train.add_argument("--batch-size", type=int, default=128, help="global batch size (default: 128)")
+    train.add_argument(
+        "--batch-size", type=int, default=None,
+        help="images per update: 128 for autoencoders/VAEs; for GANs the real minibatch m of each "
+        "discriminator step (default 64), so fit batches hold k * m images",
+    )
     train.add_argument("--latent-dim", type=int, default=None, help="latent size (default: the model's own)")
     train.add_argument("--learning-rate", type=float, default=None, help="optimizer learning rate (default: the paper's)")
     train.add_argument("--limit", type=int, default=None, help="train on the first N images only (quick runs)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--out", default=None, help="run folder (default: runs/MODEL)")
+    train.add_argument(
+        "--resume", action="store_true",
+        help="continue the run in --out from its last complete epoch (model, optimizer and noise state) up to --epochs",
+    )
     train.add_argument(
         "--model-arg", action="append", type=_parse_model_arg, default=[], metavar="KEY=VALUE",
         help="extra model constructor argument, e.g. --model-arg beta=4 (repeatable)",
@@ -79,46 +87,67 @@ def train_command(args):
     keras.utils.set_random_seed(args.seed)
     out = args.out or os.path.join("runs", args.model)
     os.makedirs(out, exist_ok=True)
+    model_path = os.path.join(out, "model.keras")
 
+    if args.resume:
+        try:
+            model, initial_epoch = callbacks.load_checkpoint(model_path)
+        except callbacks.CheckpointError as error:
+            sys.exit(f"Cannot resume: {error}")
+        if type(model) is not spec.cls:
+            sys.exit(
+                f"Cannot resume: {model_path} holds a {type(model).__name__} model, not {spec.cls.__name__}; "
+                "pick another --out or the matching model name."
+            )
+        print(f"Resuming {model_path} after epoch {initial_epoch} of {args.epochs}.")
+    else:
+        model, initial_epoch = _new_model(spec, args, datasets), 0
+
+    # GANs take k real minibatches of m images per fit batch (Algorithm 1).
+    steps = getattr(model, "discriminator_steps", None)
+    batch_size = args.batch_size or (64 if steps else 128)
+    train = datasets.load(
+        args.dataset, split="train", limit=args.limit, batch_size=batch_size * (steps or 1),
+        value_range=model.value_range, data_dir=args.data_dir, with_labels=spec.conditional,
+        seed=args.seed + initial_epoch, drop_remainder=bool(steps),
+    )
+    held_out, held_out_labels = _held_out(datasets, args, model.value_range)
+
+    nan_guard = callbacks.TerminateOnNaN()
+    history = model.fit(
+        train,
+        epochs=args.epochs,
+        initial_epoch=initial_epoch,
+        callbacks=[
+            callbacks.SampleGrid(os.path.join(out, "samples"), images=held_out, labels=held_out_labels, seed=args.seed),
+            keras.callbacks.TensorBoard(os.path.join(out, "logs")),
+            nan_guard,
+            callbacks.AtomicModelCheckpoint(model_path),
+        ],
+    )
+    if nan_guard.message:
+        sys.exit(f"{nan_guard.message} The last complete epoch is saved in {model_path}.")
+    summary = {"model": args.model, "args": {k: v for k, v in vars(args).items() if k != "handler"},
+               "initial_epoch": initial_epoch,
+               "history": {k: [float(x) for x in v] for k, v in history.history.items()}}
+    with open(os.path.join(out, "run.json"), "w") as handle:
+        json.dump(summary, handle, indent=2)
+    print(f"Wrote {model_path}, sample grids in {os.path.join(out, 'samples')}, TensorBoard logs in {os.path.join(out, 'logs')}")
+
+
+def _new_model(spec, args, datasets):
+    """Builds and compiles the model named on the command line (paper-default optimizers)."""
     model_kwargs = dict(args.model_arg)
     if args.latent_dim:
         model_kwargs["latent_dim"] = args.latent_dim
     probe = datasets.load_arrays(args.dataset, split="train", data_dir=args.data_dir, limit=1)[0]
     model = spec.create(image_shape=probe.shape[1:], seed=args.seed, **model_kwargs)
-
-    load_kwargs = dict(
-        batch_size=args.batch_size, value_range=model.value_range, data_dir=args.data_dir,
-        with_labels=spec.conditional, seed=args.seed,
-    )
-    train = datasets.load(args.dataset, split="train", limit=args.limit, **load_kwargs)
-    held_out, held_out_labels = _held_out(datasets, args, model.value_range)
-
-    optimizer = None
+    model.compile()
     if args.learning_rate:
-        optimizer = keras.optimizers.Adam(args.learning_rate)
-    model.compile(optimizer=optimizer)
-    model_path = os.path.join(out, "model.keras")
-    history = model.fit(
-        train,
-        epochs=args.epochs,
-        callbacks=[
-            callbacks.SampleGrid(os.path.join(out, "samples"), images=held_out, labels=held_out_labels, seed=args.seed),
-            keras.callbacks.TensorBoard(os.path.join(out, "logs")),
-            keras.callbacks.TerminateOnNaN(),
-            callbacks.AtomicModelCheckpoint(model_path),
-        ],
-    )
-    losses = history.history.get("loss", [])
-    if losses and losses[-1] != losses[-1]:
-        sys.exit(
-            f"Training stopped: the loss became NaN in epoch {len(losses)}. "
-            "Lower --learning-rate or check the data range; the last good model is in " + model_path
-        )
-    summary = {"model": args.model, "args": {k: v for k, v in vars(args).items() if k != "handler"},
-               "history": {k: [float(x) for x in v] for k, v in history.history.items()}}
-    with open(os.path.join(out, "run.json"), "w") as handle:
-        json.dump(summary, handle, indent=2)
-    print(f"Wrote {model_path}, sample grids in {os.path.join(out, 'samples')}, TensorBoard logs in {os.path.join(out, 'logs')}")
+        for optimizer in (model.optimizer, getattr(model, "discriminator_optimizer", None)):
+            if optimizer is not None:
+                optimizer.learning_rate.assign(args.learning_rate)
+    return model
 
 
 def _held_out(datasets, args, value_range, count=2048):

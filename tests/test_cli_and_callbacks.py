@@ -90,8 +90,40 @@ def test_atomic_checkpoint_replaces_the_file_whole(tmp_path, small_images):
     model.compile()
     checkpoint = kerasgen.callbacks.AtomicModelCheckpoint(str(path))
     model.fit(small_images, batch_size=32, epochs=2, verbose=0, callbacks=[checkpoint])
-    assert sorted(os.listdir(path.parent)) == ["model.keras"]
+    assert sorted(os.listdir(path.parent)) == ["model.keras", "model.state.json"]  # no partial files
     restored = keras.models.load_model(path)
     assert int(restored.optimizer.iterations.numpy()) == 4
     with pytest.raises(ValueError, match=".keras"):
         kerasgen.callbacks.AtomicModelCheckpoint(str(tmp_path / "model.h5"))
+
+
+def test_train_a_gan_feeds_k_minibatches_per_fit_batch(tmp_path):
+    run = tmp_path / "wgan"
+    cli.main(["train", "wgan", "--epochs", "1", "--limit", "400", "--batch-size", "16",
+              "--model-arg", "base_filters=8", "--model-arg", "latent_dim=8", "--out", str(run)])
+    model = keras.models.load_model(run / "model.keras")
+    # 400 images, fit batches of 5 x 16 = 80: 5 generator updates, 25 critic updates.
+    assert int(model.optimizer.iterations.numpy()) == 5
+    assert int(model.discriminator_optimizer.iterations.numpy()) == 25
+    assert (run / "samples" / "samples_e001.png").is_file()
+    assert not (run / "samples" / "reconstructions_e001.png").exists()  # GANs do not reconstruct
+
+
+def test_nan_guard_names_the_diverged_terms_and_checkpoint_skips_them(tmp_path):
+    model = kerasgen.models.AutoEncoder(latent_dim=2)
+    guard = kerasgen.callbacks.TerminateOnNaN()
+    guard.set_model(model)
+    model.stop_training = False  # what fit() sets before the first batch
+    guard.on_train_batch_end(0, {"d_loss": 0.5, "g_loss": 1.0})
+    assert guard.message is None and not model.stop_training
+    guard.on_train_batch_end(6, {"d_loss": float("nan"), "g_loss": 1.0})
+    assert model.stop_training
+    assert "batch 7" in guard.message and "d_loss=nan" in guard.message and "learning rate" in guard.message
+
+    path = tmp_path / "model.keras"
+    checkpoint = kerasgen.callbacks.AtomicModelCheckpoint(str(path))
+    checkpoint.set_model(model)
+    checkpoint.on_epoch_end(0, {"loss": float("nan")})
+    assert not path.exists()
+    checkpoint.on_epoch_end(0, {"loss": 0.25})
+    assert path.is_file()

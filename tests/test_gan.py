@@ -196,3 +196,18 @@ def test_trains_on_fashion_mnist_without_nan_and_samples_vary(name, fashion_mnis
     samples = keras.ops.convert_to_numpy(model.generate(16, seed=0))
     assert samples.std(axis=0).mean() > 1e-3, "all samples are the same image"
     assert not np.allclose(samples, samples.mean()), "samples are constant"
+
+
+@pytest.mark.parametrize("shape, base", [((28, 28, 1), (7, 7)), ((32, 32, 3), (4, 4)), ((64, 64, 3), (4, 4))])
+def test_dcgan_networks_for_28_32_and_64_pixel_images(shape, base):
+    generator = networks.dcgan_generator(16, shape, base_filters=8)
+    discriminator = networks.dcgan_discriminator(shape, base_filters=8)
+    z = np.random.default_rng(0).normal(size=(2, 16)).astype("float32")
+    images = keras.ops.convert_to_numpy(generator(z, training=False))
+    assert images.shape == (2, *shape) and np.abs(images).max() <= 1.0
+    assert tuple(generator.get_layer("project_bn").output.shape[1:3]) == base
+    assert discriminator(images).shape == (2, 1)
+    # Radford et al.: no pooling, no batch norm on the discriminator input layer.
+    assert not any("pool" in layer.name for layer in generator.layers + discriminator.layers)
+    names = [layer.name for layer in discriminator.layers]
+    assert "down_0_norm" not in names and "down_1_norm" in names

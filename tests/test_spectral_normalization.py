@@ -268,3 +268,53 @@ def test_fit_under_mirrored_strategy(request):
     assert np.all(np.isfinite(conv_u)) and np.max(np.abs(conv_u - u_before[0])) > 1e-4
     np.testing.assert_allclose(np.linalg.norm(conv_u), 1.0, rtol=1e-5)
     assert np.isfinite(model.predict(x, verbose=0)).all()
+
+
+def test_differs_from_keras_overwrite_layer_in_kernel_and_gradient():
+    """keras.layers.SpectralNormalization assigns W/sigma to the kernel in training; ours never does,
+    and its kernel gradient carries the d sigma / dW term that the overwrite approach drops."""
+    x = np.random.default_rng(11).normal(size=(8, 5)).astype(np.float32)
+    ours = SpectralNormalization(keras.layers.Dense(3, use_bias=False), power_iterations=30)
+    theirs = keras.layers.SpectralNormalization(keras.layers.Dense(3, use_bias=False), power_iterations=30)
+    ours.build(x.shape)
+    theirs.build(x.shape)
+    kernel = np.random.default_rng(12).normal(size=(5, 3)).astype(np.float32) * 3.0
+    ours.layer.kernel.assign(kernel)
+    theirs.layer.kernel.assign(kernel)
+
+    def kernel_gradient(layer):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x, training=True))
+        return _np(tape.gradient(loss, layer.layer.kernel))
+
+    ours_gradient, theirs_gradient = kernel_gradient(ours), kernel_gradient(theirs)
+    np.testing.assert_array_equal(_np(ours.layer.kernel), kernel)  # W stays the trained parameter
+    assert np.max(np.abs(_np(theirs.layer.kernel) - kernel)) > 1e-2  # Keras overwrote it with W/sigma
+    assert np.max(np.abs(ours_gradient - theirs_gradient)) > 1e-2
+
+
+def test_savedmodel_export_reloads_without_kerasgen(tmp_path):
+    """An SN discriminator exported as a TF SavedModel serves W/sigma(W) with no kerasgen code."""
+    inputs = keras.Input((8, 8, 1))
+    x = SpectralNormalization(keras.layers.Conv2D(4, 3, strides=2, padding="same"))(inputs)
+    outputs = SpectralNormalization(keras.layers.Dense(1))(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    images = np.random.default_rng(5).normal(size=(3, 8, 8, 1)).astype(np.float32)
+    expected = _np(model(images, training=False))
+    export_dir = str(tmp_path / "sn_export")
+    model.export(export_dir, format="tf_saved_model", verbose=False)
+    script = (
+        "import sys, numpy as np, tensorflow as tf\n"
+        "sys.modules['kerasgen'] = None  # importing kerasgen must fail here\n"
+        f"loaded = tf.saved_model.load({export_dir!r})\n"
+        f"x = np.load({str(tmp_path / 'x.npy')!r})\n"
+        f"np.save({str(tmp_path / 'y.npy')!r}, loaded.serve(tf.constant(x)).numpy())\n"
+    )
+    np.save(tmp_path / "x.npy", images)
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-6)
