@@ -53,6 +53,10 @@ def build_parser():
     train.add_argument("--learning-rate", type=float, default=None, help="optimizer learning rate (default: the paper's)")
     train.add_argument("--limit", type=int, default=None, help="train on the first N images only (quick runs)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument(
+        "--precision", default="auto", choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+        help="dtype policy; auto = mixed_bfloat16 on CPUs with bfloat16 units (AMX), mixed_float16 on GPUs, else float32",
+    )
     train.add_argument("--out", default=None, help="run folder (default: runs/MODEL)")
     train.add_argument(
         "--resume", action="store_true",
@@ -81,10 +85,11 @@ def build_parser():
 def train_command(args):
     import keras
 
-    from kerasgen import callbacks, datasets, models
+    from kerasgen import callbacks, datasets, models, precision
 
     spec = models.get(args.model)
     keras.utils.set_random_seed(args.seed)
+    print(f"Precision policy: {precision.set_precision(args.precision)}")
     out = args.out or os.path.join("runs", args.model)
     os.makedirs(out, exist_ok=True)
     model_path = os.path.join(out, "model.keras")

@@ -17,6 +17,7 @@ def _seed_everything():
     """Every test starts from the same global RNG state (Python, NumPy, TF/Keras)."""
     keras.utils.set_random_seed(0)
     yield
+    keras.mixed_precision.set_global_policy("float32")  # the CLI sets a global policy
 
 
 @pytest.fixture(scope="session")

@@ -136,3 +136,15 @@ def test_fit_under_two_replica_mirrored_strategy(name, mirrored_strategy):
     history = model.fit(fashion_batches(spec, model, limit=128), epochs=1, verbose=0).history
     assert all(np.all(np.isfinite(v)) for v in history.values())
     assert int(model.optimizer.iterations.numpy()) == 2
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_fit_under_mixed_bfloat16(name):
+    """Layers compute in bfloat16 (AMX on this CPU); losses stay float32 and finite."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    spec = REGISTRY[name]
+    model = make_model(spec)
+    history = model.fit(fashion_batches(spec, model, limit=64), epochs=1, verbose=0).history
+    assert all(np.all(np.isfinite(v)) for v in history.values())
+    outputs = probe_outputs(spec, model)
+    assert all(value.dtype == np.float32 for value in outputs.values())

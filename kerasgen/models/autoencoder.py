@@ -88,7 +88,7 @@ class AutoEncoder(GenerativeModel):
 
     def encode(self, images):
         """`(batch, H, W, C)` images in `value_range` -> `(batch, latent_dim)` codes."""
-        return self.encoder(images, training=False)
+        return ops.cast(self.encoder(images, training=False), "float32")
 
     def decode(self, z):
         """`(batch, latent_dim)` codes -> images in `value_range`."""
