@@ -1,7 +1,9 @@
-"""The `kerasgen` command line: train, sample.
+"""The `kerasgen` command line: train, sample, export.
 
     kerasgen train vae --epochs 5 --out runs/vae      # model.keras, PNG grids, TensorBoard logs
+    kerasgen train vae --epochs 10 --out runs/vae --resume
     kerasgen sample runs/vae --num 64 --out grid.png
+    kerasgen export runs/vae --out saved_models/vae_fashion_mnist
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ def build_parser():
     train.add_argument("--limit", type=int, default=None, help="train on the first N images only (quick runs)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument(
+        "--strategy", default="auto", choices=["auto", "default", "mirrored", "multi_worker"],
+        help="tf.distribute strategy: auto = MirroredStrategy over 2+ local GPUs, else none; "
+        "multi_worker reads TF_CONFIG (see kerasgen.distribute)",
+    )
+    train.add_argument(
         "--precision", default="auto", choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
         help="dtype policy; auto = mixed_bfloat16 on CPUs with bfloat16 units (AMX), mixed_float16 on GPUs, else float32",
     )
@@ -79,24 +86,38 @@ def build_parser():
     sample.add_argument("--seed", type=int, default=None, help="sampling seed (default: random)")
     sample.add_argument("--out", default="samples.png", help="output PNG (default: samples.png)")
     sample.set_defaults(handler=sample_command)
+
+    export = commands.add_parser(
+        "export",
+        help="export a trained run as a versioned SavedModel for TF Serving",
+        description="Write RUN's model as OUT/<version>/saved_model.pb with named serving signatures "
+        "(the layout tensorflow_model_server --model_base_path=OUT expects).",
+    )
+    export.add_argument("run", help="run folder written by `kerasgen train`, or a .keras file")
+    export.add_argument("--out", required=True, help="model base directory, e.g. saved_models/vae_fashion_mnist")
+    export.add_argument("--version", type=int, default=None, help="version number (default: next integer)")
+    export.set_defaults(handler=export_command)
     return parser
 
 
 def train_command(args):
     import keras
 
-    from kerasgen import callbacks, datasets, models, precision
+    from kerasgen import callbacks, datasets, distribute, models, precision
 
     spec = models.get(args.model)
+    strategy = distribute.get_strategy(args.strategy)  # before any other TF op (multi-worker needs it)
     keras.utils.set_random_seed(args.seed)
-    print(f"Precision policy: {precision.set_precision(args.precision)}")
+    print(f"Precision policy: {precision.set_precision(args.precision)}; "
+          f"{strategy.num_replicas_in_sync} replica(s) ({type(strategy).__name__})")
     out = args.out or os.path.join("runs", args.model)
     os.makedirs(out, exist_ok=True)
     model_path = os.path.join(out, "model.keras")
 
     if args.resume:
         try:
-            model, initial_epoch = callbacks.load_checkpoint(model_path)
+            with strategy.scope():
+                model, initial_epoch = callbacks.load_checkpoint(model_path)
         except callbacks.CheckpointError as error:
             sys.exit(f"Cannot resume: {error}")
         if type(model) is not spec.cls:
@@ -106,9 +127,11 @@ def train_command(args):
             )
         print(f"Resuming {model_path} after epoch {initial_epoch} of {args.epochs}.")
     else:
-        model, initial_epoch = _new_model(spec, args, datasets), 0
+        with strategy.scope():
+            model, initial_epoch = _new_model(spec, args, datasets), 0
 
-    # GANs take k real minibatches of m images per fit batch (Algorithm 1).
+    # GANs take k real minibatches of m images per fit batch (Algorithm 1);
+    # --batch-size is global: the strategy splits it over its replicas.
     steps = getattr(model, "discriminator_steps", None)
     batch_size = args.batch_size or (64 if steps else 128)
     train = datasets.load(
@@ -187,6 +210,14 @@ def sample_command(args):
     # Conditional samples default to labels 0, 1, 2, ...: one class per column.
     images.save_grid(generated, args.out, model.value_range, columns=getattr(model, "num_classes", None))
     print(f"Wrote {args.num} samples to {args.out}")
+
+
+def export_command(args):
+    from kerasgen import export
+
+    model = load_run(args.run)
+    path = export.save_for_serving(model, args.out, version=args.version)
+    print(f"Wrote {path} with signatures {', '.join(export.signature_names(model))}")
 
 
 def main(argv=None):

@@ -127,3 +127,16 @@ def test_nan_guard_names_the_diverged_terms_and_checkpoint_skips_them(tmp_path):
     assert not path.exists()
     checkpoint.on_epoch_end(0, {"loss": 0.25})
     assert path.is_file()
+
+
+def test_train_under_a_named_strategy(tmp_path):
+    """--strategy mirrored builds, compiles and fits the model in the strategy's scope."""
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-m", "kerasgen.cli", "train", "vae", "--strategy", "mirrored", "--limit", "128",
+         "--batch-size", "64", "--latent-dim", "2", "--epochs", "1", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "replica(s) (MirroredStrategy)" in result.stdout
+    assert (tmp_path / "run" / "model.keras").is_file()

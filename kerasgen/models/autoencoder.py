@@ -112,15 +112,9 @@ class AutoEncoder(GenerativeModel):
         decoder_output = self.decoder_output(images, training=False)
         return self.record(loss=ops.mean(self.reconstruction_loss(images, decoder_output)))
 
-    def compile(self, optimizer=None, **kwargs):
-        """`compile()` with no optimizer uses Adam(1e-3)."""
-        super().compile(optimizer=optimizer or keras.optimizers.Adam(1e-3), **kwargs)
-
     def get_config(self):
         config = super().get_config()
         config.update(
-            encoder=self.serialize_network(self.encoder),
-            decoder=self.serialize_network(self.decoder),
             reconstruction=self.reconstruction,
         )
         return config

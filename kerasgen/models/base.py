@@ -2,9 +2,10 @@
 
 `GenerativeModel` holds what every model in the zoo has in common: the
 image shape and value range it expects (and checks), a `SeedGenerator`
-that owns its randomness, `keras.metrics.Mean` trackers for every reported
-loss, gradient steps that average over the global batch under a
-`tf.distribute` strategy, and `get_config` for the shared arguments.
+that owns its randomness (one stream per replica under a strategy),
+`keras.metrics.Mean` trackers for every reported loss, gradient steps that
+average over the global batch under a `tf.distribute` strategy, and
+`get_config` for the shared arguments.
 Subclasses add their networks and write `train_step` / `test_step` as the
 algorithm box of their paper.
 """
@@ -40,6 +41,38 @@ def num_replicas():
     return tf.distribute.get_strategy().num_replicas_in_sync
 
 
+# Odd multiplier (2**32 / golden ratio) spreading replica ids over the counter
+# half of the seed; Keras's TF backend reduces seeds mod 2**31 - 2, where this
+# is still 506952115, so replica streams are ~5e8 draws apart.
+_REPLICA_SEED_STRIDE = 0x9E3779B1
+
+
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A `keras.random.SeedGenerator` that gives each replica its own stream.
+
+    Under a `tf.distribute` strategy every replica holds a mirrored copy of
+    the generator's `state` and advances it identically, so a plain
+    SeedGenerator hands every replica the same seed: the same z in a GAN step,
+    the same eps in a VAE. `next()` here returns the parent's seed with the
+    replica id (`replica_id_in_sync_group`, global across workers) folded in,
+    `seed + [0, replica_id * _REPLICA_SEED_STRIDE]`; the state itself is
+    advanced exactly as by the parent, so it stays identical on all replicas
+    and saves/loads unchanged. Outside a strategy, in the default replica
+    context and in cross-replica context the id is 0 and the seed is returned
+    untouched: single-device streams are bit-identical to a plain
+    SeedGenerator's.
+    """
+
+    def next(self, ordered=True):
+        seed = super().next(ordered=ordered)
+        context = tf.distribute.get_replica_context()  # None in cross-replica context
+        replica_id = 0 if context is None else context.replica_id_in_sync_group
+        if isinstance(replica_id, int) and replica_id == 0:  # a Python 0: no strategy
+            return seed
+        offset = tf.cast(replica_id, seed.dtype) * _REPLICA_SEED_STRIDE
+        return seed + tf.stack([tf.zeros_like(offset), offset])
+
+
 class GenerativeModel(keras.Model):
     """Base class: shapes, value range, randomness, trackers and optimizer steps.
 
@@ -49,12 +82,16 @@ class GenerativeModel(keras.Model):
         value_range: `(low, high)` the images live in; inputs outside it are
             refused by `fit`/`evaluate` and generated images come back in it.
         num_classes: number of classes for conditional models, else None.
-        seed: seed of the model's `keras.random.SeedGenerator`; None draws
-            one from Keras's global seed (`keras.utils.set_random_seed`).
+        seed: seed of the model's `ReplicaSeedGenerator` (a
+            `keras.random.SeedGenerator` whose draws differ between replicas
+            of a `tf.distribute` strategy); None draws one from Keras's global
+            seed (`keras.utils.set_random_seed`).
     """
 
     #: Names of the scalar terms each step reports; subclasses override.
     loss_names = ("loss",)
+    #: Network attributes that get_config serializes and from_config rebuilds.
+    NETWORKS = ("encoder", "decoder", "generator", "discriminator")
 
     def __init__(
         self,
@@ -82,7 +119,8 @@ class GenerativeModel(keras.Model):
         self.value_range = (low, high)
         self.num_classes = int(num_classes) if num_classes else None
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        # Draws differ between replicas under a tf.distribute strategy.
+        self.seed_generator = ReplicaSeedGenerator(seed, name="seed_generator")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
 
     # ----------------------------------------------------------------- metrics
@@ -115,6 +153,10 @@ class GenerativeModel(keras.Model):
         scale = 1.0 / num_replicas()
         gradients = tape.gradient(loss, variables)
         optimizer.apply_gradients((g * scale, v) for g, v in zip(gradients, variables))
+
+    def compile(self, optimizer=None, **kwargs):
+        """`compile()` with no optimizer uses Adam(1e-3) (GANs override with two optimizers)."""
+        super().compile(optimizer=optimizer or keras.optimizers.Adam(1e-3), **kwargs)
 
     def compile_from_config(self, config):
         # Keras skips compile() on load for models that override it; ours only
@@ -243,11 +285,10 @@ class GenerativeModel(keras.Model):
         )
         if self.num_classes:
             config["num_classes"] = self.num_classes
+        for attribute in self.NETWORKS:
+            if hasattr(self, attribute):
+                config[attribute] = keras.saving.serialize_keras_object(getattr(self, attribute))
         return config
-
-    @staticmethod
-    def serialize_network(network):
-        return keras.saving.serialize_keras_object(network)
 
     # Keras does not save SeedGenerator state; without it a reloaded model would
     # replay the noise stream from its start instead of resuming it.
@@ -266,7 +307,7 @@ class GenerativeModel(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = copy.deepcopy(config)  # deserializing consumes nested configs
-        for key in ("encoder", "decoder", "generator", "discriminator"):
+        for key in cls.NETWORKS:
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)

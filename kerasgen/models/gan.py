@@ -255,6 +255,11 @@ class GAN(GenerativeModel):
 
     # ---------------------------------------------------------- public API
     @property
+    def critic(self):
+        """The discriminator, under the name WGAN papers give it."""
+        return self.discriminator
+
+    @property
     def sampling_generator(self):
         """The generator `generate` uses: the EMA copy when `ema_decay` is set."""
         return self.ema_generator if self.ema_generator is not None else self.generator
@@ -316,8 +321,6 @@ class GAN(GenerativeModel):
     def get_config(self):
         config = super().get_config()
         config.update(
-            generator=self.serialize_network(self.generator),
-            discriminator=self.serialize_network(self.discriminator),
             adversarial_loss=self.adversarial_loss,
             discriminator_steps=self.discriminator_steps,
             gradient_penalty_weight=self.gradient_penalty_weight,

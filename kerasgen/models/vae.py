@@ -176,15 +176,9 @@ class VAE(GenerativeModel):
             return None
         return ops.convert_to_tensor(self.default_labels(num_samples, labels))
 
-    def compile(self, optimizer=None, **kwargs):
-        """`compile()` with no optimizer uses Adam(1e-3)."""
-        super().compile(optimizer=optimizer or keras.optimizers.Adam(1e-3), **kwargs)
-
     def get_config(self):
         config = super().get_config()
         config.update(
-            encoder=self.serialize_network(self.encoder),
-            decoder=self.serialize_network(self.decoder),
             likelihood=self.likelihood,
             decoder_std=self.decoder_std,
             beta=self.beta,

@@ -34,10 +34,6 @@ class WGAN(DCGAN):
         kwargs.setdefault("clip_value", 0.01)
         super().__init__(latent_dim, image_shape, **kwargs)
 
-    @property
-    def critic(self):
-        return self.discriminator
-
     def default_optimizers(self):
         return (keras.optimizers.RMSprop(5e-5), keras.optimizers.RMSprop(5e-5))
 
@@ -65,10 +61,6 @@ class WGANGP(DCGAN):
         kwargs.setdefault("discriminator_steps", 5)
         kwargs.setdefault("gradient_penalty_weight", 10.0)
         super().__init__(latent_dim, image_shape, **kwargs)
-
-    @property
-    def critic(self):
-        return self.discriminator
 
     def default_optimizers(self):
         return (

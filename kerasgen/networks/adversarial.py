@@ -44,9 +44,16 @@ def _to_value_range(x, value_range):
     return layers.Rescaling(scale=(high - low) / 2.0, offset=(high + low) / 2.0, name="to_value_range")(x)
 
 
+def _batch_norm(name):
+    # synchronized: under a tf.distribute strategy, batch statistics (and so the
+    # moving averages) are computed over the global batch, identical on every
+    # replica, as on one device; without a strategy it is plain batch norm.
+    return layers.BatchNormalization(synchronized=True, name=name)
+
+
 def _normalization(kind, name):
     if kind == "batch":
-        return layers.BatchNormalization(name=name)
+        return _batch_norm(name)
     if kind == "layer":
         return layers.LayerNormalization(axis=(1, 2, 3), name=name)
     if kind is None:
@@ -79,11 +86,11 @@ def dcgan_generator(latent_dim, image_shape, *, num_classes=None, base_filters=6
     filters = base_filters * 2 ** (steps - 1)
     x = layers.Dense(base_h * base_w * filters, use_bias=False, name="project")(x)
     x = layers.Reshape((base_h, base_w, filters))(x)
-    x = layers.ReLU()(layers.BatchNormalization(name="project_bn")(x))
+    x = layers.ReLU()(_batch_norm("project_bn")(x))
     for i in range(steps - 1):
         filters //= 2
         x = layers.Conv2DTranspose(filters, 5, strides=2, padding="same", use_bias=False, name=f"up_{i}")(x)
-        x = layers.ReLU()(layers.BatchNormalization(name=f"up_{i}_bn")(x))
+        x = layers.ReLU()(_batch_norm(f"up_{i}_bn")(x))
     x = layers.Conv2DTranspose(image_shape[-1], 5, strides=2, padding="same", activation="tanh", name="to_image")(x)
     return keras.Model(inputs if num_classes else z, _to_value_range(x, value_range), name=name)
 
