@@ -20,7 +20,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from kerasgen.networks.convolutional import label_inputs
+from kerasgen.networks.convolutional import label_inputs, latent_inputs
 
 
 def base_resolution(image_shape):
@@ -77,12 +77,7 @@ def dcgan_generator(latent_dim, image_shape, *, num_classes=None, base_filters=6
     last one produces C channels with tanh.
     """
     (base_h, base_w), steps = base_resolution(image_shape)
-    z = keras.Input(shape=(latent_dim,), name="z")
-    inputs, x = [z], z
-    if num_classes:
-        labels, one_hot = label_inputs(num_classes)
-        inputs.append(labels)
-        x = layers.Concatenate()([z, one_hot])
+    inputs, x = latent_inputs(latent_dim, num_classes)
     filters = base_filters * 2 ** (steps - 1)
     x = layers.Dense(base_h * base_w * filters, use_bias=False, name="project")(x)
     x = layers.Reshape((base_h, base_w, filters))(x)
@@ -92,7 +87,7 @@ def dcgan_generator(latent_dim, image_shape, *, num_classes=None, base_filters=6
         x = layers.Conv2DTranspose(filters, 5, strides=2, padding="same", use_bias=False, name=f"up_{i}")(x)
         x = layers.ReLU()(_batch_norm(f"up_{i}_bn")(x))
     x = layers.Conv2DTranspose(image_shape[-1], 5, strides=2, padding="same", activation="tanh", name="to_image")(x)
-    return keras.Model(inputs if num_classes else z, _to_value_range(x, value_range), name=name)
+    return keras.Model(inputs, _to_value_range(x, value_range), name=name)
 
 
 def dcgan_discriminator(image_shape, *, num_classes=None, base_filters=64, normalization="batch", spectral_norm=False, name="discriminator"):
@@ -131,12 +126,7 @@ def dcgan_discriminator(image_shape, *, num_classes=None, base_filters=64, norma
 
 def mlp_generator(latent_dim, image_shape, *, num_classes=None, hidden_units=(256, 256), value_range=(-1.0, 1.0), name="generator"):
     """MLP generator (as in Goodfellow et al., 2014, with LeakyReLU units): z -> images in `value_range`."""
-    z = keras.Input(shape=(latent_dim,), name="z")
-    inputs, x = [z], z
-    if num_classes:
-        labels, one_hot = label_inputs(num_classes)
-        inputs.append(labels)
-        x = layers.Concatenate()([z, one_hot])
+    inputs, x = latent_inputs(latent_dim, num_classes)
     for i, units in enumerate(hidden_units):
         x = layers.LeakyReLU(0.2)(layers.Dense(units, name=f"hidden_{i}")(x))
     size = 1
@@ -144,7 +134,7 @@ def mlp_generator(latent_dim, image_shape, *, num_classes=None, hidden_units=(25
         size *= dim
     x = layers.Dense(size, activation="tanh", name="to_image")(x)
     x = layers.Reshape(tuple(image_shape))(x)
-    return keras.Model(inputs if num_classes else z, _to_value_range(x, value_range), name=name)
+    return keras.Model(inputs, _to_value_range(x, value_range), name=name)
 
 
 def mlp_discriminator(image_shape, *, num_classes=None, hidden_units=(256, 256), spectral_norm=False, name="discriminator"):

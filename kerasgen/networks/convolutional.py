@@ -37,6 +37,19 @@ def label_inputs(num_classes):
     return labels, one_hot
 
 
+def latent_inputs(latent_dim, num_classes=None):
+    """Inputs of a generator or decoder and the tensor they feed: `(inputs, x)`.
+
+    Unconditional: `z (batch, latent_dim)` is both. Conditional: inputs are
+    `[z, labels]` and x is z with the one-hot label appended.
+    """
+    z = keras.Input(shape=(latent_dim,), name="z")
+    if not num_classes:
+        return z, z
+    labels, one_hot = label_inputs(num_classes)
+    return [z, labels], layers.Concatenate()([z, one_hot])
+
+
 def conv_encoder(
     image_shape,
     latent_dim,
@@ -113,13 +126,7 @@ def conv_decoder(
     _check_image_shape(image_shape, len(filters))
     height, width, channels = image_shape
     factor = 2 ** len(filters)
-    z = keras.Input(shape=(latent_dim,), name="z")
-    inputs = [z]
-    x = z
-    if num_classes:
-        labels, one_hot = label_inputs(num_classes)
-        inputs.append(labels)
-        x = layers.Concatenate()([x, one_hot])
+    inputs, x = latent_inputs(latent_dim, num_classes)
     if hidden_units:
         x = layers.Dense(hidden_units, activation="relu", name="hidden")(x)
     x = layers.Dense((height // factor) * (width // factor) * filters[0], activation="relu")(x)
@@ -131,4 +138,4 @@ def conv_decoder(
     outputs = layers.Conv2D(
         channels, 3, padding="same", activation=output_activation, name="output"
     )(x)
-    return keras.Model(inputs if num_classes else z, outputs, name=name)
+    return keras.Model(inputs, outputs, name=name)
