@@ -26,25 +26,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras
 import numpy as np
 import tensorflow as tf
-from scipy import linalg
 
 from benchmarks import common
 from kerasgen import datasets
+from kerasgen.metrics import fid_from_features as frechet_distance
 
 SAVED = os.path.join(common.ROOT, "saved_models")
 SAMPLES = 10_000
-
-
-def frechet_distance(features_a, features_b):
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) (Heusel et al., 2017).
-
-    1e-6 is added to both covariance diagonals: dead ReLU features make them singular.
-    """
-    mu_a, mu_b = features_a.mean(0), features_b.mean(0)
-    offset = 1e-6 * np.eye(features_a.shape[1])
-    cov_a, cov_b = np.cov(features_a, rowvar=False) + offset, np.cov(features_b, rowvar=False) + offset
-    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2.0 * root.real))
 
 
 def train_classifier(train_x, train_y, test_x, test_y):
