@@ -231,3 +231,64 @@ class TerminateOnNaN(keras.callbacks.Callback):
                 "the data are in the model's value_range, or for GANs add a penalty (e.g. r1_gamma=10)."
             )
             self.model.stop_training = True
+
+
+def rescale_images(images, from_range, to_range):
+    """Maps images linearly from `from_range` to `to_range` (both `(low, high)`)."""
+    (low, high), (new_low, new_high) = from_range, to_range
+    if (low, high) == (new_low, new_high):
+        return images
+    return new_low + (np.asarray(images, dtype="float32") - low) * (new_high - new_low) / (high - low)
+
+
+class FIDMonitor(keras.callbacks.Callback):
+    """Every `every` epochs, scores `model.generate` samples against real images.
+
+    Computes the Frechet distance and KID (`kerasgen.metrics.evaluation.
+    evaluate_generator`) in `extractor`'s feature space and adds them to the
+    epoch logs as `fid` and `kid`, so they appear in `fit`'s History and, with
+    this callback listed before `keras.callbacks.TensorBoard`, in TensorBoard.
+    Every result, with the feature space named, is also kept in `results`.
+
+    Args:
+        real_images: `(N, H, W, C)` held-out images in the model's value range.
+        extractor: a `kerasgen.metrics.features.FeatureExtractor` (e.g.
+            `train_domain_classifier("fashion_mnist")`).
+        num_samples: generated images per evaluation (10,000 for publishable
+            numbers; fewer is faster and biased upwards).
+        every: evaluate every `every` epochs.
+        seed: seed of the first batch of samples (the same every time).
+    """
+
+    def __init__(self, real_images, extractor, num_samples=2000, every=1, seed=0):
+        super().__init__()
+        self.real_images = np.asarray(real_images, dtype="float32")
+        self.extractor = extractor
+        self.num_samples = int(num_samples)
+        self.every = max(1, int(every))
+        self.seed = seed
+        self.results = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        from kerasgen.metrics import evaluation
+
+        model = self.model
+        value_range = getattr(model, "value_range", (-1.0, 1.0))
+
+        def generate(count, seed):
+            images = keras.ops.convert_to_numpy(model.generate(count, seed=seed))
+            return rescale_images(images, value_range, self.extractor.value_range)
+
+        result = evaluation.evaluate_generator(
+            generate,
+            rescale_images(self.real_images, value_range, self.extractor.value_range),
+            self.extractor,
+            num_samples=self.num_samples,
+            seed=self.seed,
+        )
+        result["epoch"] = epoch + 1
+        self.results.append(result)
+        if logs is not None:
+            logs["fid"], logs["kid"] = result["fid"], result["kid"]

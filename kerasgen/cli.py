@@ -1,9 +1,10 @@
-"""The `kerasgen` command line: train, sample, export.
+"""The `kerasgen` command line: train, sample, export, evaluate.
 
     kerasgen train vae --epochs 5 --out runs/vae      # model.keras, PNG grids, TensorBoard logs
     kerasgen train vae --epochs 10 --out runs/vae --resume
     kerasgen sample runs/vae --num 64 --out grid.png
     kerasgen export runs/vae --out saved_models/vae_fashion_mnist
+    kerasgen evaluate saved_models/dcgan_fashion_mnist --num-samples 10000
 """
 
 from __future__ import annotations
@@ -97,6 +98,29 @@ def build_parser():
     export.add_argument("--out", required=True, help="model base directory, e.g. saved_models/vae_fashion_mnist")
     export.add_argument("--version", type=int, default=None, help="version number (default: next integer)")
     export.set_defaults(handler=export_command)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a run or SavedModel: FID, KID, precision/recall in a named feature space",
+        description="Generate --num-samples images from RUN (a run folder, .keras file, SavedModel version "
+        "folder or TF Serving base folder) and compare them with the dataset's test split. Prints and writes "
+        "JSON; the feature space is named next to every number. --train-classifier DATASET trains (or loads "
+        "from cache) the domain classifier used as the default offline feature space and prints its accuracy.",
+    )
+    evaluate.add_argument("run", nargs="?", help="run folder, .keras file or SavedModel folder to score")
+    evaluate.add_argument("--num-samples", type=int, default=10_000, help="generated images (default: 10000)")
+    evaluate.add_argument(
+        "--features", default="fashion_mnist_classifier", choices=["fashion_mnist_classifier", "inception"],
+        help="feature space (default: fashion_mnist_classifier, trained by kerasgen; inception needs --inception-weights)",
+    )
+    evaluate.add_argument("--inception-weights", default=None, help="local InceptionV3 (no top) weights file")
+    evaluate.add_argument("--dataset", default="fashion_mnist", help="real images: this dataset's test split")
+    evaluate.add_argument("--data-dir", default=None, help="folder holding the dataset files")
+    evaluate.add_argument("--train-classifier", metavar="DATASET", default=None,
+                          help="train/cache the domain classifier of DATASET and report its test accuracy")
+    evaluate.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    evaluate.add_argument("--out", default=None, help="JSON output (default: RUN/evaluation.json for a run folder, else ./evaluation.json)")
+    evaluate.set_defaults(handler=evaluate_command)
     return parser
 
 
@@ -218,6 +242,77 @@ def export_command(args):
     model = load_run(args.run)
     path = export.save_for_serving(model, args.out, version=args.version)
     print(f"Wrote {path} with signatures {', '.join(export.signature_names(model))}")
+
+
+def _saved_model_generator(path):
+    """(generate(n, seed), value_range) for a SavedModel version folder or TF Serving base folder."""
+    import numpy as np
+    import tensorflow as tf
+
+    versions = [d for d in os.listdir(path) if d.isdigit()] if not os.path.exists(os.path.join(path, "saved_model.pb")) else []
+    version = os.path.join(path, max(versions, key=int)) if versions else path
+    with open(os.path.join(version, "assets.extra", "kerasgen_export.json")) as handle:
+        meta = json.load(handle)
+    signature = tf.saved_model.load(version).signatures["serving_default"]
+    if meta["family"] == "autoencoder":
+        sys.exit(f"{version} is an autoencoder export: it has no prior to sample from.")
+
+    def generate(count, seed):
+        rng = np.random.default_rng(seed)
+        inputs = {"z": tf.constant(rng.normal(size=(count, meta["latent_dim"])).astype("float32"))}
+        if meta.get("num_classes"):
+            inputs["labels"] = tf.constant(np.arange(count, dtype="int32") % meta["num_classes"])
+        return signature(**inputs)["images"].numpy()
+
+    return generate, tuple(meta["value_range"])
+
+
+def evaluate_command(args):
+    import keras
+
+    from kerasgen import callbacks, datasets
+    from kerasgen.metrics import evaluation, features
+
+    if args.train_classifier:
+        extractor = features.train_domain_classifier(args.train_classifier)
+        print(f"{extractor.name}: test accuracy {extractor.test_accuracy:.4f}")
+        if not args.run:
+            return
+    if not args.run:
+        sys.exit("Name a run folder, .keras file or SavedModel folder to evaluate (or pass --train-classifier).")
+    if args.features == "inception":
+        if not args.inception_weights:
+            sys.exit("--features inception needs --inception-weights PATH (ImageNet weights cannot be downloaded here).")
+        extractor = features.inception_extractor(args.inception_weights)
+    else:
+        extractor = features.get_extractor(args.features)
+
+    if os.path.isdir(args.run) and not os.path.exists(os.path.join(args.run, "model.keras")):
+        generate, value_range = _saved_model_generator(args.run)
+    else:
+        model = load_run(args.run)
+        if not hasattr(model, "generate"):
+            sys.exit(f"{type(model).__name__} cannot sample new images (it has no prior); use a VAE or GAN run.")
+        value_range = model.value_range
+
+        def generate(count, seed):
+            return keras.ops.convert_to_numpy(model.generate(count, seed=seed))
+
+    real, _ = datasets.load_arrays(args.dataset, split="test", data_dir=args.data_dir)
+    real = datasets.to_value_range(real, extractor.value_range)
+    result = evaluation.evaluate_generator(
+        lambda count, seed: callbacks.rescale_images(generate(count, seed), value_range, extractor.value_range),
+        real, extractor, num_samples=args.num_samples, seed=args.seed,
+    )
+    if hasattr(extractor, "test_accuracy"):
+        result["feature_extractor_test_accuracy"] = extractor.test_accuracy
+    result["run"] = args.run
+    is_run_folder = os.path.exists(os.path.join(args.run, "model.keras"))
+    out = args.out or (os.path.join(args.run, "evaluation.json") if is_run_folder else "evaluation.json")
+    with open(out, "w") as handle:
+        json.dump(result, handle, indent=2, default=float)
+    print(json.dumps(result, indent=2, default=float))
+    print(f"Wrote {out}")
 
 
 def main(argv=None):

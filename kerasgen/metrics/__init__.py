@@ -18,6 +18,13 @@ from kerasgen.metrics.scores import (
     precision_recall,
 )
 from kerasgen.metrics.statistics import FeatureMoments
+from kerasgen.metrics.features import (
+    FeatureExtractor,
+    get_extractor,
+    inception_extractor,
+    train_domain_classifier,
+)
+from kerasgen.metrics.evaluation import evaluate_generator, evaluate_samples
 
 __all__ = [
     "FeatureMoments",
@@ -27,4 +34,10 @@ __all__ = [
     "inception_score",
     "inception_score_from_logits",
     "precision_recall",
+    "FeatureExtractor",
+    "get_extractor",
+    "inception_extractor",
+    "train_domain_classifier",
+    "evaluate_samples",
+    "evaluate_generator",
 ]
