@@ -244,8 +244,10 @@ def _inception_score_splits(probs, log_probs, num_splits):
         p_y = p.mean(axis=0)
         with np.errstate(divide="ignore"):
             log_p_y = np.log(p_y)
-        # KL(p(y|x) || p(y)) with 0 log 0 = 0; where p(y) = 0, p(y|x) = 0 too.
-        terms = np.where(p > 0, p * (log_p - log_p_y), 0.0)
+        # KL(p(y|x) || p(y)) with 0 log 0 = 0; where p(y) = 0, p(y|x) = 0 too. The
+        # masked log-ratio keeps -inf - (-inf) from ever being evaluated.
+        log_ratio = np.where(p > 0, log_p - np.where(np.isfinite(log_p_y), log_p_y, 0.0), 0.0)
+        terms = p * log_ratio
         scores.append(np.exp(terms.sum(axis=1).mean()))
     scores = np.asarray(scores)
     return float(scores.mean()), float(scores.std())
