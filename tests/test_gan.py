@@ -47,6 +47,12 @@ def test_batch_not_divisible_by_k_is_refused_with_advice(small_images):
     model.compile()
     with pytest.raises(ValueError, match=r"multiple of 5.*320"):
         model.fit(small_images, batch_size=32, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"batches of 32"):  # Keras's default batch size for arrays
+        model.fit(small_images, epochs=1, verbose=0)
+    dataset = kerasgen.datasets.load((small_images + 1.0) / 2.0, batch_size=48)  # load() takes [0, 1] floats
+    with pytest.raises(ValueError, match=r"batches of 48"):
+        model.fit(dataset, epochs=1, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 0
 
 
 def test_wgan_defaults_follow_the_paper():

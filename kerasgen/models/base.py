@@ -193,7 +193,8 @@ class GenerativeModel(keras.Model):
 
         NumPy arrays and tensors are checked whole; for a `tf.data.Dataset`
         the element spec and the first batch are checked. Raises ValueError
-        with what is wrong and how to fix it.
+        with what is wrong and how to fix it. Returns the size of the first
+        batch `fit` will see (Keras batches arrays by 32 unless told), or None.
         """
         if isinstance(x, tf.data.Dataset):
             spec = x.element_spec
@@ -204,14 +205,19 @@ class GenerativeModel(keras.Model):
             if first is None:
                 raise ValueError(f"{type(self).__name__}: the dataset is empty.")
             images, labels = unpack_images_and_labels(first)
+            first_batch = int(images.shape[0])
         elif x is None:
-            return
+            return None
         else:
             images, labels = unpack_images_and_labels((x, y) if y is not None else x)
+            first_batch = None
         if isinstance(images, (np.ndarray, tf.Tensor)):
             self.check_images(images.shape, images.dtype, np.asarray(images))
+            if first_batch is None:
+                first_batch = min(batch_size or 32, int(images.shape[0]))
         if self.num_classes:
             self.check_labels(labels)
+        return first_batch
 
     def check_images(self, shape, dtype, values=None):
         name = type(self).__name__

@@ -279,10 +279,7 @@ class GAN(GenerativeModel):
         return self._generate(z, labels, training=False, generator=self.sampling_generator)
 
     def check_training_data(self, x, y=None, batch_size=None):
-        super().check_training_data(x, y, batch_size)
-        first_batch = batch_size
-        if isinstance(x, tf.data.Dataset):
-            first_batch = int(unpack_images_and_labels(next(iter(x.take(1))))[0].shape[0])
+        first_batch = super().check_training_data(x, y, batch_size)
         k = self.discriminator_steps
         if first_batch is not None and k > 1 and first_batch % k:
             raise ValueError(
@@ -290,6 +287,7 @@ class GAN(GenerativeModel):
                 f"splits each fit batch into k minibatches of m real images, but got batches of "
                 f"{first_batch}. Use a batch size that is a multiple of {k}, e.g. {64 * k} for m = 64."
             )
+        return first_batch
 
     # ------------------------------------------------------------ compile
     def compile(self, generator_optimizer=None, discriminator_optimizer=None, **kwargs):
