@@ -40,8 +40,8 @@ def build(name):
     return kerasgen.models.WGANGP(latent_dim=128, seed=0)
 
 
-def data(k):
-    return kerasgen.datasets.load("fashion_mnist", split="train", batch_size=MINIBATCH * k, limit=SUBSET, seed=0, drop_remainder=True)
+def data(k, limit=SUBSET):
+    return kerasgen.datasets.load("fashion_mnist", split="train", batch_size=MINIBATCH * k, limit=limit, seed=0, drop_remainder=True)
 
 
 def fit_epoch_runner(name):
@@ -58,10 +58,12 @@ def fit_epoch_runner(name):
     return run_epoch
 
 
-def loop_epoch_runner(name):
+def loop_epoch_runner(name, limit=SUBSET):
     """A function running one epoch of the same algorithm written by hand, returning its seconds.
 
-    No kerasgen train_step: explicit tapes in one `tf.function(jit_compile=True)`.
+    No kerasgen train_step: explicit tapes in one `tf.function(jit_compile=True)`. The epoch
+    covers the first `limit` training images (None: all 60,000); the returned function has
+    `generator` (the trained network) and `images_per_epoch` attributes.
     """
     reference = build(name)
     generator, critic = reference.generator, reference.discriminator
@@ -97,7 +99,7 @@ def loop_epoch_runner(name):
         g_optimizer.apply_gradients(zip(tape.gradient(g_loss, generator.trainable_variables), generator.trainable_variables))
         return d_loss, g_loss
 
-    dataset = data(k)
+    dataset = data(k, limit)
 
     def run_epoch():
         start = time.perf_counter()
@@ -106,6 +108,8 @@ def loop_epoch_runner(name):
         float(losses[0])  # wait for the last step
         return time.perf_counter() - start
 
+    run_epoch.generator = generator  # for scoring the hand-trained model (benchmarks/zoo.py)
+    run_epoch.images_per_epoch = int(dataset.cardinality()) * MINIBATCH * k
     return run_epoch
 
 

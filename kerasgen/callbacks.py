@@ -67,7 +67,7 @@ class SampleGrid(keras.callbacks.Callback):
         if hasattr(model, "generate"):
             samples = keras.ops.convert_to_numpy(model.generate(self.num_samples, seed=self.seed))
             self._save(image_utils.make_grid(samples, value_range, columns), f"samples_{tag}.png")
-        if self.images is not None and hasattr(model, "reconstruct"):
+        if self.images is not None and _reconstructs_images(model):
             self._save(self._reconstruction_grid(model, value_range), f"reconstructions_{tag}.png")
         if self.images is not None and getattr(model, "latent_dim", None) == 2 and hasattr(model, "encode"):
             self._save(self._latent_scatter(model), f"latent_scatter_{tag}.png")
@@ -122,6 +122,13 @@ class SampleGrid(keras.callbacks.Callback):
 
 class CheckpointError(ValueError):
     """A run's checkpoint is missing, partial or corrupt; the message says what to do."""
+
+
+def _reconstructs_images(model):
+    """Autoencoders and VAEs (WAE included) reconstruct images; GLO's `reconstruct` takes indices."""
+    from kerasgen.models import VAE, AutoEncoder
+
+    return isinstance(model, (AutoEncoder, VAE))
 
 
 def _sha256(path):

@@ -161,7 +161,7 @@ def train_command(args):
     train = datasets.load(
         args.dataset, split="train", limit=args.limit, batch_size=batch_size * (steps or 1),
         value_range=model.value_range, data_dir=args.data_dir, with_labels=spec.conditional,
-        seed=args.seed + initial_epoch, drop_remainder=bool(steps),
+        with_indices=spec.indexed, seed=args.seed + initial_epoch, drop_remainder=bool(steps),
     )
     held_out, held_out_labels = _held_out(datasets, args, model.value_range)
 
@@ -192,7 +192,11 @@ def _new_model(spec, args, datasets):
     model_kwargs = dict(args.model_arg)
     if args.latent_dim:
         model_kwargs["latent_dim"] = args.latent_dim
-    probe = datasets.load_arrays(args.dataset, split="train", data_dir=args.data_dir, limit=1)[0]
+    if spec.indexed:  # one latent code per training image (GLO, GLANN)
+        probe = datasets.load_arrays(args.dataset, split="train", data_dir=args.data_dir, limit=args.limit)[0]
+        model_kwargs.setdefault("num_images", len(probe))
+    else:
+        probe = datasets.load_arrays(args.dataset, split="train", data_dir=args.data_dir, limit=1)[0]
     model = spec.create(image_shape=probe.shape[1:], seed=args.seed, **model_kwargs)
     model.compile()
     if args.learning_rate:
@@ -226,7 +230,7 @@ def sample_command(args):
 
     model = load_run(args.run)
     if not hasattr(model, "generate"):
-        sys.exit(f"{type(model).__name__} cannot sample new images (it has no prior); use a VAE or GAN run.")
+        sys.exit(f"{type(model).__name__} cannot sample new images (it has no prior); use a run of a generative model.")
     kwargs = {"seed": args.seed}
     if getattr(model, "num_classes", None):
         kwargs["labels"] = args.labels
@@ -259,7 +263,11 @@ def _saved_model_generator(path):
 
     def generate(count, seed):
         rng = np.random.default_rng(seed)
-        inputs = {"z": tf.constant(rng.normal(size=(count, meta["latent_dim"])).astype("float32"))}
+        if meta["family"] == "autoregressive":  # PixelCNN: uniform noise drives the sampler
+            inputs = {"noise": tf.constant(rng.uniform(size=(count, *meta["image_shape"])).astype("float32"))}
+        else:
+            width = meta.get("noise_dim") or meta["latent_dim"]
+            inputs = {"z": tf.constant(rng.normal(size=(count, width)).astype("float32"))}
         if meta.get("num_classes"):
             inputs["labels"] = tf.constant(np.arange(count, dtype="int32") % meta["num_classes"])
         return signature(**inputs)["images"].numpy()
@@ -292,7 +300,7 @@ def evaluate_command(args):
     else:
         model = load_run(args.run)
         if not hasattr(model, "generate"):
-            sys.exit(f"{type(model).__name__} cannot sample new images (it has no prior); use a VAE or GAN run.")
+            sys.exit(f"{type(model).__name__} cannot sample new images (it has no prior); use a run of a generative model.")
         value_range = model.value_range
 
         def generate(count, seed):

@@ -370,10 +370,13 @@ def _scaler(value_range):
 
 def load(source, split="train", batch_size=128, with_labels=False, value_range=(-1.0, 1.0),
          data_dir=None, shuffle=None, seed=None, drop_remainder=False, limit=None, labels=None,
-         shuffle_buffer=10_000, image_size=None, color_mode=None) -> tf.data.Dataset:
+         shuffle_buffer=10_000, image_size=None, color_mode=None, with_indices=False) -> tf.data.Dataset:
     """Batched, prefetched dataset of float32 (B,H,W,C) images in `value_range`.
 
-    With ``with_labels=True`` elements are ``(images, labels)``, labels int32 (B,). ``shuffle``
+    With ``with_labels=True`` elements are ``(images, labels)``, labels int32 (B,). With
+    ``with_indices=True`` they are ``(images, indices)``: int32 (B,) positions of the images in
+    the selected source (after ``labels=``/``limit=``), fixed however the data is shuffled; GLO
+    and GLANN train on these to find each image's latent code. ``shuffle``
     (None: True iff split starts with "train") reshuffles each epoch, seeded by ``seed``.
     ``labels=[...]`` keeps those classes (values unchanged), then ``limit=N`` the first N.
     ``image_size=(h, w)`` / ``color_mode`` ("grayscale"|"rgb"|"rgba") apply to image folders.
@@ -383,15 +386,23 @@ def load(source, split="train", batch_size=128, with_labels=False, value_range=(
     _check_count(shuffle_buffer, "shuffle_buffer")
     _check_count(limit, "limit", allow_none=True)
     shuffle = str(split).startswith("train") if shuffle is None else bool(shuffle)
+    if with_labels and with_indices:
+        raise DatasetError("with_labels=True and with_indices=True cannot be combined: elements "
+                           "are (images, labels) or (images, indices). Fix: choose one.")
     kind, arg = _plan(source, data_dir)
     if kind == "tfds":
-        ds = _from_tfds(arg, split, data_dir, shuffle, seed, with_labels, labels, limit)
+        # Files are read in a fixed order when indices are wanted, so indices name the same images.
+        ds = _from_tfds(arg, split, data_dir, shuffle and not with_indices, seed, with_labels, labels, limit)
+        if with_indices:
+            ds = ds.enumerate().map(lambda i, image: (image, tf.cast(i, tf.int32)))
     else:
         images, y = _select(*_local_arrays(kind, arg, split, image_size, color_mode), labels, limit)
         if with_labels and y is None:
             raise DatasetError("with_labels=True but the source has no labels. Fix: pass "
                                "(images, labels), use class subfolders, or with_labels=False.")
-        ds = tf.data.Dataset.from_tensor_slices((images, y) if with_labels else images)
+        if with_indices:
+            y = np.arange(len(images), dtype=np.int32)
+        ds = tf.data.Dataset.from_tensor_slices((images, y) if with_labels or with_indices else images)
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)

@@ -88,7 +88,10 @@ RANGE_TOLERANCE = 1e-3
 
 METADATA_FILE = os.path.join("assets.extra", "kerasgen_export.json")
 
-_FAMILIES = ("gan", "vae", "autoencoder")
+_FAMILIES = ("gan", "generator", "vae", "wae", "autoencoder", "autoregressive")
+# Signature sets: generators (GANs, GLO, IMLE, GLANN) share one.
+_SIGNATURE_SET = {"gan": "generator", "generator": "generator", "vae": "vae", "wae": "wae",
+                  "autoencoder": "autoencoder", "autoregressive": "autoregressive"}
 _VERSION_NAME = re.compile(r"[0-9]+")
 
 
@@ -127,22 +130,27 @@ def _check_version(version):
 
 # ------------------------------------------------------------------ families
 def _family(model):
-    """'gan', 'vae' or 'autoencoder' for `model` (registry entry first, then isinstance)."""
-    from kerasgen.models import REGISTRY, GAN, VAE, AutoEncoder
+    """The registry family of `model` ("gan", "generator", "vae", "wae", "autoencoder",
+    "autoregressive"): its own class's entry first, then the nearest registered base class."""
+    from kerasgen.models import REGISTRY
 
-    for spec in REGISTRY.values():
-        if type(model) is spec.cls and spec.family in _FAMILIES:
-            return spec.family
-    if isinstance(model, GAN):
-        return "gan"
-    if isinstance(model, VAE):
-        return "vae"
-    if isinstance(model, AutoEncoder):
-        return "autoencoder"
+    for cls in type(model).__mro__:
+        for spec in REGISTRY.values():
+            if cls is spec.cls and spec.family in _FAMILIES:
+                return spec.family
     raise TypeError(
-        f"kerasgen.export supports GAN, VAE and AutoEncoder models (and their subclasses), "
-        f"got {type(model).__name__}."
+        f"kerasgen.export supports the registered kerasgen models and their subclasses "
+        f"({', '.join(sorted(spec.cls.__name__ for spec in REGISTRY.values()))}), got {type(model).__name__}."
     )
+
+
+def _signature_set(model):
+    return _SIGNATURE_SET[_family(model)]
+
+
+def _noise_dim(model):
+    """Width of the `z` input of generator signatures (GLANN's mapper takes noise_dim)."""
+    return getattr(model, "noise_dim", None) or model.latent_dim
 
 
 def _conditional(model, family):
@@ -152,8 +160,11 @@ def _conditional(model, family):
 
 def signature_names(model) -> list:
     """Names of the SavedModel signatures `save_for_serving(model, ...)` writes."""
-    if _family(model) == "gan":
+    kind = _signature_set(model)
+    if kind == "generator":
         return ["serving_default"]
+    if kind == "autoregressive":
+        return ["serving_default", "sample", "log_prob"]
     return ["serving_default", "encode", "decode", "reconstruct"]
 
 
@@ -183,7 +194,7 @@ def _input_checks(model, name, tensor, labels):
     checks dtypes at its boundary but not shapes, so shapes are checked here,
     first; value ranges and batch sizes are checked after them.
     """
-    inner = (model.latent_dim,) if name == "z" else model.image_shape
+    inner = (_noise_dim(model),) if name == "z" else model.image_shape
     expected_shape = _shape_text((None, *inner))
     shape = _padded_shape(tensor, len(inner) + 1)
     shape_checks = [_assert(
@@ -198,6 +209,12 @@ def _input_checks(model, name, tensor, labels):
         ))
     value_checks = []
     with tf.control_dependencies(shape_checks):
+        if name == "noise":
+            value_checks.append(_assert(
+                tf.reduce_all(tf.logical_and(tensor >= 0.0, tensor < 1.0)),  # False for NaN
+                f"noise must be float32 {expected_shape} uniform draws in [0, 1); got values in",
+                tf.reduce_min(tensor), tf.reduce_max(tensor),
+            ))
         if name == "images":
             low, high = model.value_range
             finite_and_in_range = tf.reduce_all(tf.logical_and(
@@ -233,8 +250,9 @@ def _image_outputs(model, images):
 
 def _bodies(model, family):
     """{signature name: (input name, body(tensor, labels) -> dict of outputs)}."""
+    family = _SIGNATURE_SET[family]
 
-    if family == "gan":
+    if family == "generator":
         def generate(z, labels):
             inputs = z if labels is None else [z, labels]
             return _image_outputs(model, model(inputs, training=False))  # EMA generator if any
@@ -259,6 +277,30 @@ def _bodies(model, family):
             "decode": ("z", decode),
             "reconstruct": ("images", reconstruct),
         }
+
+    if family == "autoregressive":
+        def sample(noise, labels):
+            return _image_outputs(model, model.sample_from_uniform(noise))
+
+        def log_prob(images, labels):
+            return {"log_prob": tf.cast(model.log_prob(images), tf.float32),
+                    "bits_per_dim": tf.cast(model.bits_per_dim(images), tf.float32)}
+
+        return {"serving_default": ("noise", sample), "sample": ("noise", sample),
+                "log_prob": ("images", log_prob)}
+
+    if family == "wae":
+        def wae_decode(z, labels):
+            return _image_outputs(model, model.decode(z))
+
+        def wae_encode(images, labels):
+            return {"z": tf.cast(model.encode(images), tf.float32)}
+
+        def wae_reconstruct(images, labels):
+            return _image_outputs(model, model.reconstruct(images))
+
+        return {"serving_default": ("z", wae_decode), "encode": ("images", wae_encode),
+                "decode": ("z", wae_decode), "reconstruct": ("images", wae_reconstruct)}
 
     def ae_encode(images, labels):
         return {"z": tf.cast(model.encode(images), tf.float32)}
@@ -295,7 +337,15 @@ def _endpoint(model, input_name, body, conditional):
         def fn(z):
             return run(z, None)
 
-        spec = tf.TensorSpec((None, model.latent_dim), tf.float32, name="z")
+        spec = tf.TensorSpec((None, _noise_dim(model)), tf.float32, name="z")
+    elif input_name == "noise":
+        def fn_cond(noise, labels):
+            return run(noise, labels)
+
+        def fn(noise):
+            return run(noise, None)
+
+        spec = tf.TensorSpec((None, *model.image_shape), tf.float32, name="noise")
     else:
         def fn_cond(images, labels):
             return run(images, labels)
@@ -330,6 +380,7 @@ def _build_archive(model):
         "model": type(model).__name__,
         "family": family,
         "latent_dim": model.latent_dim,
+        "noise_dim": _noise_dim(model),
         "image_shape": list(model.image_shape),
         "value_range": list(model.value_range),
         "num_classes": model.num_classes if conditional else None,

@@ -35,10 +35,16 @@ def make_model(spec, **overrides):
 
 
 def fashion_batches(spec, model, limit=256, batch_size=64):
+    """Real Fashion-MNIST batches in the form the model trains on: images, (images, labels)
+    for conditional models, (images, indices) for indexed ones (GLO, GLANN)."""
     return kerasgen.datasets.load(
         "fashion_mnist", split="train", limit=limit, batch_size=batch_size, seed=0,
-        with_labels=spec.conditional, value_range=model.value_range,
+        with_labels=spec.conditional, with_indices=spec.indexed, value_range=model.value_range,
     )
+
+
+# Families whose `reconstruct`/`encode` map images to images/codes.
+IMAGE_AUTOENCODING_FAMILIES = ("autoencoder", "vae", "wae")
 
 
 def probe_inputs(spec, model, count=8):
@@ -53,11 +59,14 @@ def probe_outputs(spec, model):
     outputs = {}
     if hasattr(model, "generate"):
         outputs["generate"] = model.generate(len(images), *conditional, seed=1)
-    if hasattr(model, "reconstruct"):
+    if spec.family in IMAGE_AUTOENCODING_FAMILIES:
         outputs["reconstruct"] = model.reconstruct(images, *conditional)
-    if hasattr(model, "encode"):
         encoded = model.encode(images, *conditional)
         outputs["encode"] = encoded[0] if isinstance(encoded, (list, tuple)) else encoded
+    elif spec.indexed:  # GLO, GLANN: reconstruct the training images from their codes
+        outputs["reconstruct"] = model.reconstruct(np.arange(len(images)))
+    if hasattr(model, "log_prob"):  # explicit density (PixelCNN)
+        outputs["log_prob"] = model.log_prob(images)
     assert outputs, f"{spec.name} exposes no inference method to check"
     return {key: keras.ops.convert_to_numpy(value) for key, value in outputs.items()}
 
@@ -100,7 +109,7 @@ def test_outputs_are_in_value_range_and_not_constant(trained):
     spec, model, _ = trained
     low, high = model.value_range
     for key, value in probe_outputs(spec, model).items():
-        if key == "encode":
+        if key in ("encode", "log_prob"):
             continue
         assert value.shape[1:] == model.image_shape, key
         assert value.min() >= low - 1e-5 and value.max() <= high + 1e-5, key

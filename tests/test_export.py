@@ -83,7 +83,7 @@ def make_model(spec):
 def train_briefly(spec, model):
     data = kerasgen.datasets.load(
         "fashion_mnist", split="train", limit=128, batch_size=32 * getattr(model, "discriminator_steps", 1),
-        with_labels=spec.conditional, value_range=model.value_range, seed=0,
+        with_labels=spec.conditional, with_indices=spec.indexed, value_range=model.value_range, seed=0,
     )
     model.fit(data, epochs=1, verbose=0)
 
@@ -93,8 +93,9 @@ def probe_inputs(model):
     rng = np.random.default_rng(0)
     images, _ = kerasgen.datasets.load_arrays("fashion_mnist", split="test", limit=BATCH)
     inputs = {
-        "z": rng.standard_normal((BATCH, model.latent_dim)).astype(np.float32),
+        "z": rng.standard_normal((BATCH, export._noise_dim(model) or 1)).astype(np.float32),
         "images": np.asarray(kerasgen.datasets.to_value_range(images, model.value_range), np.float32),
+        "noise": rng.uniform(size=(BATCH, *model.image_shape)).astype(np.float32),
     }
     if model.num_classes:
         inputs["labels"] = (np.array([0, 3, 9, 1, 7]) % model.num_classes).astype(np.int32)
@@ -106,9 +107,24 @@ def live_outputs(spec, model, inputs):
     z, images = inputs["z"], inputs["images"]
     labels = inputs.get("labels") if spec.conditional else None
     cond = () if labels is None else (labels,)
-    if spec.family == "gan":
+    if spec.family in ("gan", "generator"):
         generated = model(z if labels is None else [z, labels], training=False)
         return {"serving_default": {"images": generated}}
+    if spec.family == "autoregressive":
+        sampled = model.sample_from_uniform(inputs["noise"])
+        return {
+            "serving_default": {"images": sampled},
+            "sample": {"images": sampled},
+            "log_prob": {"log_prob": model.log_prob(images), "bits_per_dim": model.bits_per_dim(images)},
+        }
+    if spec.family == "wae":
+        reconstructed = model.reconstruct(images)
+        return {
+            "serving_default": {"images": model.decode(z)},
+            "decode": {"images": model.decode(z)},
+            "encode": {"z": model.encode(images)},
+            "reconstruct": {"images": reconstructed},
+        }
     if spec.family == "vae":
         z_mean, z_log_var = model.encode(images, *cond)
         decoded = model.decode(z, *cond)
@@ -252,8 +268,10 @@ def test_saved_model_runs_without_kerasgen_and_matches_the_live_model(exports, m
     entry = exported(exports, model_name)
     spec, model, inputs, loaded = entry["spec"], entry["model"], entry["inputs"], entry["loaded"]
     assert sorted(export.signature_names(model)) == entry["signatures"]
-    if spec.family == "gan":
+    if spec.family in ("gan", "generator"):
         assert export.signature_names(model) == ["serving_default"]
+    elif spec.family == "autoregressive":
+        assert export.signature_names(model) == ["serving_default", "sample", "log_prob"]
     else:
         assert export.signature_names(model) == ["serving_default", "encode", "decode", "reconstruct"]
     assert sorted(loaded) == entry["signatures"], "the loader did not call every signature"
@@ -269,6 +287,8 @@ def test_saved_model_runs_without_kerasgen_and_matches_the_live_model(exports, m
             if key in IMAGE_OUTPUTS:
                 assert value.dtype == IMAGE_OUTPUTS[key], (signature, key)
                 assert value.shape == (BATCH, *model.image_shape), (signature, key)
+            elif key in ("log_prob", "bits_per_dim"):
+                assert value.dtype == np.float32 and value.shape == (BATCH,), (signature, key)
             else:
                 assert value.dtype == np.float32 and value.shape == (BATCH, model.latent_dim), (signature, key)
         for key, value in expected.items():
@@ -410,7 +430,7 @@ def test_versions_are_numbered_atomic_and_never_overwritten(tmp_path, monkeypatc
             export.save_for_serving(model, base, version=bad)
     with pytest.raises(ValueError, match="looks like a version directory"):
         export.save_for_serving(model, base / "1")
-    with pytest.raises(TypeError, match="supports GAN, VAE and AutoEncoder"):
+    with pytest.raises(TypeError, match="supports the registered kerasgen models"):
         export.save_for_serving(keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]), tmp_path / "other")
     assert not (tmp_path / "other").exists()
 

@@ -9,6 +9,7 @@ from kerasgen.models.base import GenerativeModel
 from kerasgen.models.gan import DCGAN, GAN, LSGAN, SNGAN, ConditionalGAN
 from kerasgen.models.registry import REGISTRY, ModelSpec, get, register
 from kerasgen.models.vae import VAE, ConditionalVAE
+from kerasgen.models.wae import WAE
 from kerasgen.models.wgan import WGAN, WGANGP
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "REGISTRY",
     "SNGAN",
     "VAE",
+    "WAE",
     "WGAN",
     "WGANGP",
     "get",

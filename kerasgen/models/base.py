@@ -77,7 +77,7 @@ class GenerativeModel(keras.Model):
     """Base class: shapes, value range, randomness, trackers and optimizer steps.
 
     Args:
-        latent_dim: size of the latent code.
+        latent_dim: size of the latent code (None for models without one).
         image_shape: `(height, width, channels)` of the NHWC float32 images.
         value_range: `(low, high)` the images live in; inputs outside it are
             refused by `fit`/`evaluate` and generated images come back in it.
@@ -104,7 +104,7 @@ class GenerativeModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if int(latent_dim) < 1:
+        if latent_dim is not None and int(latent_dim) < 1:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}.")
         if len(image_shape) != 3 or min(image_shape) < 1:
             raise ValueError(
@@ -114,7 +114,7 @@ class GenerativeModel(keras.Model):
         low, high = (float(v) for v in value_range)
         if not low < high:
             raise ValueError(f"value_range must be (low, high) with low < high, got {value_range}.")
-        self.latent_dim = int(latent_dim)
+        self.latent_dim = None if latent_dim is None else int(latent_dim)  # None: no latent code (PixelCNN)
         self.image_shape = tuple(int(d) for d in image_shape)
         self.value_range = (low, high)
         self.num_classes = int(num_classes) if num_classes else None

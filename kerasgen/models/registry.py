@@ -22,6 +22,9 @@ class ModelSpec:
         conditional: whether the model needs class labels.
         summary: one line for the README table and `kerasgen --help`.
         small_config: keyword arguments for a fast instance (tests, --quick).
+        indexed: whether the model trains on `(images, indices)` (one latent
+            code per training image: GLO, GLANN); load such data with
+            `kerasgen.datasets.load(..., with_indices=True)`.
     """
 
     name: str
@@ -30,20 +33,21 @@ class ModelSpec:
     conditional: bool
     summary: str
     small_config: dict
+    indexed: bool = False
 
     def create(self, **kwargs):
         """Builds the model with `kwargs` (latent_dim, image_shape, ...)."""
         return self.cls(**kwargs)
 
 
-def register(name, *, family, summary, conditional=False, small_config=None):
+def register(name, *, family, summary, conditional=False, small_config=None, indexed=False):
     """Class decorator adding a model to `REGISTRY` under `name`."""
 
     def decorate(cls):
         if name in REGISTRY:
             raise ValueError(f"A model named {name!r} is already registered.")
         REGISTRY[name] = ModelSpec(
-            name, cls, family, conditional, summary, dict(small_config or {})
+            name, cls, family, conditional, summary, dict(small_config or {}), indexed
         )
         return cls
 
