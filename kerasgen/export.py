@@ -49,8 +49,20 @@ conditional models, int32 class ids in `[0, num_classes)`):
   `encode(images[, labels]) -> {z_mean, z_log_var}`,
   `decode(z[, labels]) -> {images, images_uint8}` and
   `reconstruct(images[, labels]) -> {images, images_uint8}` (decodes z_mean).
+- Other generators (GLO, IMLE, GLANN): `serving_default(z) -> {images,
+  images_uint8}` with z ~ N(0, I) of width `noise_dim` (GLANN's mapper
+  input; `latent_dim` otherwise). GLO maps z through the Gaussian it fitted
+  to its learned codes.
+- WAE: `serving_default(z)` decodes prior draws, plus `encode(images) -> {z}`,
+  `decode(z)` and `reconstruct(images)`.
 - Autoencoders: `encode(images) -> {z}`, `decode(z)`, `reconstruct(images)`,
   and `serving_default` is `reconstruct` (there is no prior to sample).
+- PixelCNN: `serving_default(noise)` = `sample(noise) -> {images,
+  images_uint8}`, where `noise` `(batch, H, W, C)` holds uniform draws in
+  [0, 1) that pick each sub-pixel's level by inverse CDF (so a client
+  controls the randomness, and equal noise gives equal images), and
+  `log_prob(images) -> {log_prob, bits_per_dim}` (nats per image and bits per
+  sub-pixel of the images quantized to the model's levels).
 
 `images` are float32 in the model's `value_range` (clipped to it);
 `images_uint8 = round(clip((images - low) / (high - low), 0, 1) * 255)`.
@@ -66,8 +78,8 @@ names the input, what it should be and what it got, e.g.
 got labels in] [0] [12]`.
 
 Besides the SavedModel, each version holds `assets.extra/kerasgen_export.json`
-(model class, family, latent_dim, image_shape, value_range, num_classes,
-signature names) for clients; TF Serving ignores it.
+(model class, family, latent_dim, noise_dim, image_shape, value_range,
+num_classes, signature names) for clients; TF Serving ignores it.
 """
 
 from __future__ import annotations

@@ -297,3 +297,27 @@ def test_tfds_unknown_name():
     with pytest.raises(DatasetError, match="not a TFDS builder") as info:
         datasets.load("definitely_not_a_dataset_xyz")
     assert "fashion_mnist" in str(info.value)
+
+
+def test_with_indices_name_each_image_whatever_the_shuffle():
+    """(images, indices) batches: index i is always the i-th selected image (GLO/GLANN codes)."""
+    reference, _ = datasets.load_arrays("fashion_mnist", split="train", labels=[1, 7], limit=300)
+    ds = datasets.load("fashion_mnist", labels=[1, 7], limit=300, batch_size=64, with_indices=True, seed=3)
+    seen = []
+    for images, indices in ds:
+        assert images.dtype == tf.float32 and indices.dtype == tf.int32
+        expected = datasets.to_value_range(reference[indices.numpy()])
+        np.testing.assert_array_equal(images.numpy(), expected)
+        seen.extend(indices.numpy().tolist())
+    assert sorted(seen) == list(range(300)) and seen != list(range(300))  # all once, shuffled
+    with pytest.raises(datasets.DatasetError, match="cannot be combined"):
+        datasets.load("fashion_mnist", with_labels=True, with_indices=True)
+
+
+def test_tfds_mock_with_indices():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=12):
+        ds = datasets.load("mnist", batch_size=5, with_indices=True, seed=0)
+        indices = np.concatenate([i.numpy() for _, i in ds])
+    assert sorted(indices.tolist()) == list(range(12))

@@ -452,7 +452,8 @@ def test_versions_are_numbered_atomic_and_never_overwritten(tmp_path, monkeypatc
         assert (directory / "saved_model.pb").is_file() and (directory / "variables" / "variables.index").is_file()
         metadata = json.loads((directory / "assets.extra" / "kerasgen_export.json").read_text())
         assert metadata == {
-            "model": "GAN", "family": "gan", "latent_dim": model.latent_dim, "image_shape": [28, 28, 1],
+            "model": "GAN", "family": "gan", "latent_dim": model.latent_dim, "noise_dim": model.latent_dim,
+            "image_shape": [28, 28, 1],
             "value_range": [-1.0, 1.0], "num_classes": None, "signatures": ["serving_default"],
         }
 

@@ -11,6 +11,7 @@ from kerasgen.networks.adversarial import (
     mlp_generator,
 )
 from kerasgen.networks.convolutional import conv_decoder, conv_encoder
+from kerasgen.networks.pixelcnn import pixelcnn_network
 
 __all__ = [
     "conv_decoder",
@@ -19,4 +20,5 @@ __all__ = [
     "dcgan_generator",
     "mlp_discriminator",
     "mlp_generator",
+    "pixelcnn_network",
 ]
