@@ -190,6 +190,8 @@ def train_command(args):
 def _new_model(spec, args, datasets):
     """Builds and compiles the model named on the command line (paper-default optimizers)."""
     model_kwargs = dict(args.model_arg)
+    if args.latent_dim and spec.family == "autoregressive":
+        sys.exit(f"{spec.name} has no latent code: drop --latent-dim (use --model-arg filters=... to size it).")
     if args.latent_dim:
         model_kwargs["latent_dim"] = args.latent_dim
     if spec.indexed:  # one latent code per training image (GLO, GLANN)

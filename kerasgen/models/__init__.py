@@ -7,6 +7,9 @@ registered model.
 from kerasgen.models.autoencoder import AutoEncoder, DenoisingAutoEncoder
 from kerasgen.models.base import GenerativeModel
 from kerasgen.models.gan import DCGAN, GAN, LSGAN, SNGAN, ConditionalGAN
+from kerasgen.models.glo import GLANN, GLO
+from kerasgen.models.imle import IMLE
+from kerasgen.models.pixelcnn import PixelCNN
 from kerasgen.models.registry import REGISTRY, ModelSpec, get, register
 from kerasgen.models.vae import VAE, ConditionalVAE
 from kerasgen.models.wae import WAE
@@ -19,9 +22,13 @@ __all__ = [
     "DCGAN",
     "DenoisingAutoEncoder",
     "GAN",
+    "GLANN",
+    "GLO",
     "GenerativeModel",
+    "IMLE",
     "LSGAN",
     "ModelSpec",
+    "PixelCNN",
     "REGISTRY",
     "SNGAN",
     "VAE",

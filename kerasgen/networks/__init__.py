@@ -11,6 +11,7 @@ from kerasgen.networks.adversarial import (
     mlp_generator,
 )
 from kerasgen.networks.convolutional import conv_decoder, conv_encoder
+from kerasgen.networks.mapper import mlp_mapper
 from kerasgen.networks.pixelcnn import pixelcnn_network
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "dcgan_generator",
     "mlp_discriminator",
     "mlp_generator",
+    "mlp_mapper",
     "pixelcnn_network",
 ]

@@ -65,7 +65,9 @@ def _residual_stack(images, channels, filters, num_layers):
         y = layers.ReLU()(x)
         y = MaskedConv2D(filters // 2, 1, "B", channels, activation="relu", name=f"block{index}_reduce")(y)
         y = MaskedConv2D(filters // 2, KERNEL, "B", channels, activation="relu", name=f"block{index}_conv")(y)
-        y = MaskedConv2D(filters, 1, "B", channels, name=f"block{index}_expand")(y)
+        # No bias here: TF's grappler remapper fails (logs an error, skips its
+        # fusions) on conv + bias + add + ReLU when the sum also feeds the next block.
+        y = MaskedConv2D(filters, 1, "B", channels, use_bias=False, name=f"block{index}_expand")(y)
         x = layers.Add(name=f"block{index}_add")([x, y])
     return x
 
