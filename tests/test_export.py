@@ -404,6 +404,23 @@ def test_autoencoder_signatures_reject_bad_images(exports, model_name):
         signature(images=tf.clip_by_value(images * 1.0009, -1.0009, 1.0009))
 
 
+@pytest.mark.parametrize("model_name", ["pixelcnn"])
+def test_pixelcnn_sample_rejects_noise_outside_the_unit_interval(exports, model_name):
+    entry = exported(exports, model_name)
+    loaded = tf.saved_model.load(entry["dir"])
+    noise = tf.constant(entry["inputs"]["noise"])
+    for name in ("sample", "serving_default"):
+        signature = loaded.signatures[name]
+        for bad in (noise + 1.0, noise - 0.5, tf.fill(noise.shape, float("nan")), tf.ones_like(noise)):
+            message = _error_text(lambda: signature(noise=bad))
+            _assert_mentions(message, "noise must be float32 (batch, 28, 28, 1) uniform draws in [0, 1)")
+        message = _error_text(lambda: signature(noise=tf.zeros((2, 28, 28))))
+        _assert_mentions(message, "noise must be a float32 tensor of shape (batch, 28, 28, 1); got shape] [2 28 28]")
+    # log_prob checks images like every other images input.
+    message = _error_text(lambda: loaded.signatures["log_prob"](images=tf.constant(entry["inputs"]["images"]) + 0.5))
+    _assert_mentions(message, _range_phrase(entry["model"]))
+
+
 # ------------------------------------------------------------ version layout
 def test_versions_are_numbered_atomic_and_never_overwritten(tmp_path, monkeypatch):
     keras.utils.set_random_seed(0)
