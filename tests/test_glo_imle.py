@@ -174,7 +174,7 @@ def test_glo_projections():
 
 
 def test_glo_ball_projection_keeps_norms_at_most_one():
-    model = GLO(num_images=256, projection="ball", **SMALL)
+    model = GLO(num_images=256, projection="ball", initialization="random", **SMALL)
     model.compile(code_optimizer=keras.optimizers.SGD(100.0))
     model.codes.assign(model.codes * 0.9)  # start inside the ball: some codes leave it, some stay inside
     recorder = NormRecorder()
@@ -367,3 +367,24 @@ def test_glann_noise_dim_and_config():
     assert config["stage"] == "mapper" and config["noise_dim"] == 5
     rebuilt = GLANN.from_config(config)
     assert rebuilt.stage == "mapper" and rebuilt.noise_dim == 5
+
+
+def test_first_fit_initializes_codes_with_pca_once():
+    """initialization="pca" (the paper's): the first fit sets the codes of the images it sees
+    to their principal components; later fits and reloaded models keep the learned codes."""
+    images, _ = kerasgen.datasets.load_arrays("fashion_mnist", split="train", limit=256)
+    images = kerasgen.datasets.to_value_range(images)
+    reference = GLO(num_images=300, initialization="random", **SMALL)
+    random_codes = to_np(reference.codes)
+    reference.initialize_codes_with_pca(images, np.arange(256))
+    expected = to_np(reference.codes)
+    np.testing.assert_array_equal(expected[256:], random_codes[256:])  # unseen images keep their codes
+
+    model = GLO(num_images=300, **SMALL)
+    model.compile(code_optimizer=keras.optimizers.SGD(0.0))  # frozen codes: what fit starts from
+    model.fit(indexed_data(256), epochs=1, verbose=0)
+    np.testing.assert_allclose(to_np(model.codes), expected, atol=1e-5)
+    assert float(to_np(model.codes_initialized)) == 1.0
+    model.codes.assign(expected[::-1])  # other unit codes
+    model.fit(indexed_data(256), epochs=1, verbose=0)  # no second initialization
+    np.testing.assert_allclose(to_np(model.codes), expected[::-1], atol=1e-5)

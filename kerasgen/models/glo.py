@@ -39,6 +39,7 @@ from kerasgen.models.registry import register
 
 LOSSES = ("laplacian", "mse", "vgg")
 PROJECTIONS = ("sphere", "ball")
+INITIALIZATIONS = ("pca", "random")
 # VGG16 layers compared by the perceptual loss (relu outputs of the first three blocks).
 VGG_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3")
 
@@ -89,9 +90,11 @@ class GLO(GenerativeModel):
         base_filters: width of the default DCGAN generator (64 in the paper).
         pyramid_levels: levels of the Laplacian pyramid (None: halve while
             the side is >= 8, i.e. 3 for 28x28 and 5 for 64x64).
-        value_range, seed: see `GenerativeModel`. The codes are initialized
-            from N(0, I) with `seed` and projected; `initialize_codes_with_pca`
-            gives the paper's PCA initialization instead.
+        initialization: "pca" (default, the paper's): the first `fit` sets
+            each seen image's code to its top-d principal components,
+            projected; "random": codes drawn from N(0, I) with `seed` and
+            projected (also the starting value of codes PCA never sets).
+        value_range, seed: see `GenerativeModel`.
 
     Optimizers: `compile()` without arguments uses Adam(1e-3) for the
     generator and the paper's SGD with learning rate 10 for the codes. The
@@ -142,9 +145,13 @@ class GLO(GenerativeModel):
         vgg_weights=None,
         base_filters=64,
         pyramid_levels=None,
+        initialization="pca",
         **kwargs,
     ):
         super().__init__(latent_dim, image_shape, **kwargs)
+        if initialization not in INITIALIZATIONS:
+            raise ValueError(f"initialization must be one of {INITIALIZATIONS}, got {initialization!r}.")
+        self.initialization = initialization
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}.")
         if projection not in PROJECTIONS:
@@ -177,6 +184,10 @@ class GLO(GenerativeModel):
         self.codes = self.add_weight(
             shape=(self.num_images, self.latent_dim), initializer=initial_codes, dtype="float32",
             trainable=True, autocast=False, name="codes",
+        )
+        # 1 once the codes hold their PCA initialization (saved, so a resumed run keeps its codes).
+        self.codes_initialized = self.add_weight(
+            shape=(), initializer="zeros", dtype="float32", trainable=False, autocast=False, name="codes_initialized",
         )
         self.code_mean = self.add_weight(
             shape=(self.latent_dim,), initializer="zeros", dtype="float32",
@@ -228,18 +239,29 @@ class GLO(GenerativeModel):
         """Projects the whole code table in place (after each update)."""
         self.codes.assign(self.project(self.codes.value))
 
-    def initialize_codes_with_pca(self, images):
+    def initialize_codes_with_pca(self, images, indices=None):
         """The paper's initialization: codes = the images' top-d principal components, projected.
+
+        `fit` calls it on its first run when `initialization="pca"` (the default),
+        with every image the training data holds.
 
         Args:
             images: all `num_images` training images, in index order (row i is
                 the image with index i), shape `(num_images, H, W, C)` or
-                flattened. NumPy does the PCA: an eigen-decomposition of the
-                D x D pixel covariance, accumulated in float64 over blocks of
-                images, so memory is O(D^2) beyond the images themselves.
+                flattened; or, with `indices`, the images of those indices
+                (the other codes keep their values). NumPy does the PCA: an
+                eigen-decomposition of the D x D pixel covariance, accumulated
+                in float64 over blocks of images, so memory is O(D^2) beyond
+                the images themselves.
+            indices: optional `(n,)` int indices of `images` in [0, num_images).
         """
         flat = np.asarray(images).reshape(len(images), -1)
-        if flat.shape[0] != self.num_images:
+        if indices is not None:
+            indices = np.asarray(indices).reshape(-1)
+            self.check_indices(indices)
+            if len(indices) != len(flat) or len(np.unique(indices)) != len(indices):
+                raise ValueError(f"Got {len(indices)} indices ({len(np.unique(indices))} distinct) for {len(flat)} images.")
+        elif flat.shape[0] != self.num_images:
             raise ValueError(
                 f"initialize_codes_with_pca needs all {self.num_images} training images in index order, "
                 f"got {flat.shape[0]}."
@@ -259,7 +281,35 @@ class GLO(GenerativeModel):
         codes = np.concatenate(
             [(flat[start : start + block].astype(np.float64) - mean) @ top for start in range(0, len(flat), block)]
         )
-        self.codes.assign(self.project(codes.astype(np.float32)))
+        codes = keras.ops.convert_to_numpy(self.project(codes.astype(np.float32)))
+        if indices is not None:
+            table = np.array(keras.ops.convert_to_numpy(self.codes))
+            table[indices] = codes
+            codes = table
+        self.codes.assign(codes)
+        self.codes_initialized.assign(1.0)
+
+    def _initialize_codes_from(self, x, y=None):
+        """PCA-initializes the codes from `fit`'s data (arrays or a dataset of (images, indices))."""
+        if isinstance(x, tf.data.Dataset):
+            seen, images, indices, total = set(), [], [], 0
+            for batch in x:  # one pass; stops early on a repeated (infinite) dataset
+                batch_images, batch_indices = unpack_images_and_labels(batch)
+                batch_indices = np.asarray(batch_indices).reshape(-1)
+                fresh = np.array([i not in seen for i in batch_indices])
+                seen.update(batch_indices.tolist())
+                images.append(np.asarray(batch_images)[fresh])
+                indices.append(batch_indices[fresh])
+                total += len(batch_indices)
+                if len(seen) >= self.num_images or total >= 2 * self.num_images:
+                    break
+            images, indices = np.concatenate(images), np.concatenate(indices)
+        else:
+            images, indices = unpack_images_and_labels((x, y) if y is not None else x)
+            indices = np.asarray(indices).reshape(-1)
+            indices, first = np.unique(indices, return_index=True)
+            images = np.asarray(images)[first]
+        self.initialize_codes_with_pca(images, indices)
 
     def fit_code_distribution(self):
         """Fits N(mu, Sigma) to the code table; stores mu and the Cholesky factor of Sigma.
@@ -276,9 +326,18 @@ class GLO(GenerativeModel):
         self.code_cholesky.assign(cholesky.astype(np.float32))
         return mean, cholesky
 
-    def fit(self, *args, **kwargs):
-        """`keras.Model.fit` on `(images, indices)` batches, then `fit_code_distribution()`."""
-        history = super().fit(*args, **kwargs)
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit` on `(images, indices)` batches, then `fit_code_distribution()`.
+
+        The first `fit` of a model built with `initialization="pca"` first sets
+        the codes of the images it sees to their principal components (the
+        paper's initialization; random unit codes make the generator start by
+        averaging all images, which takes many epochs to undo on 60,000 codes).
+        """
+        if self.initialization == "pca" and float(self.codes_initialized.numpy()) == 0.0 and x is not None:
+            self.check_training_data(x, y, kwargs.get("batch_size"))
+            self._initialize_codes_from(x, y)
+        history = super().fit(x, y, *args, **kwargs)
         self.fit_code_distribution()
         return history
 
@@ -458,6 +517,7 @@ class GLO(GenerativeModel):
             vgg_weights=None if self.vgg_weights is None else os.fspath(self.vgg_weights),
             base_filters=self.base_filters,
             pyramid_levels=self.pyramid_levels,
+            initialization=self.initialization,
         )
         return config
 
