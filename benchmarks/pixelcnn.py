@@ -126,7 +126,7 @@ def report(path):
         f"## {variant} on Fashion-MNIST\n\n"
         f"`PixelCNN(filters={config['filters']}, num_layers={config['num_layers']}, gated={config['gated']})` "
         f"({r['parameters']:,} parameters; 7x7 mask-A conv, residual blocks of masked 1x1/3x3/1x1 convs, "
-        f"256-way softmax per sub-pixel), Adam(1e-3), batch {r['batch_size']}, {r['epochs']} epoch(s) on "
+        f"256-way softmax per sub-pixel), float32, Adam(1e-3), batch {r['batch_size']}, {r['epochs']} epoch(s) on "
         f"{r['train_images']:,} training images. Machine: {r['machine']}; the process could use "
         f"{r['cpus_available']} core(s). Command: `{r['command']}`\n\n"
         "| train images/s | training time | test images | test NLL (nats/image) | test bits/dim | peak RSS (MiB) |\n"
