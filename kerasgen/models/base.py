@@ -219,17 +219,23 @@ class GenerativeModel(keras.Model):
             self.check_labels(labels)
         return first_batch
 
-    def check_images(self, shape, dtype, values=None):
+    def check_images(self, shape, dtype, values=None, expected_shape=None, what="images"):
+        """ValueError unless `what` (e.g. "images") are float NHWC `expected_shape` in `value_range`.
+
+        `expected_shape` defaults to `image_shape`; `values` (a NumPy array)
+        are range-checked when given.
+        """
         name = type(self).__name__
-        if len(shape) != 4 or tuple(shape[1:]) != self.image_shape:
+        expected_shape = tuple(expected_shape or self.image_shape)
+        if len(shape) != 4 or tuple(shape[1:]) != expected_shape:
             raise ValueError(
-                f"{name} expects NHWC images of shape (batch, {', '.join(map(str, self.image_shape))}), "
+                f"{name} expects NHWC {what} of shape (batch, {', '.join(map(str, expected_shape))}), "
                 f"got {tuple(shape)}. Add a channel axis (images[..., None]) for grayscale data, "
                 "or build the model with a matching image_shape."
             )
         if not tf.as_dtype(dtype).is_floating:
             raise ValueError(
-                f"{name} expects float images in {self.value_range}, got dtype {tf.as_dtype(dtype).name}. "
+                f"{name} expects float {what} in {self.value_range}, got dtype {tf.as_dtype(dtype).name}. "
                 "Scale them with kerasgen.datasets.to_value_range(images, model.value_range) "
                 "or load them with kerasgen.datasets.load(...)."
             )
@@ -238,7 +244,7 @@ class GenerativeModel(keras.Model):
             vmin, vmax = float(values.min()), float(values.max())
             if np.isnan(vmin) or vmin < low - _RANGE_TOLERANCE or vmax > high + _RANGE_TOLERANCE:
                 raise ValueError(
-                    f"{name} expects images in [{low:g}, {high:g}], got values in [{vmin:g}, {vmax:g}]. "
+                    f"{name} expects {what} in [{low:g}, {high:g}], got values in [{vmin:g}, {vmax:g}]. "
                     f"Load them with kerasgen.datasets.load(..., value_range=({low:g}, {high:g})) "
                     "or build the model with value_range matching your data."
                 )
@@ -317,3 +323,45 @@ class GenerativeModel(keras.Model):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+class AdversarialOptimizers:
+    """`compile` with one optimizer for the generator side and one for the discriminator side.
+
+    A mixin for `GenerativeModel`s with two players (GANs, pix2pix,
+    CycleGAN). `model.optimizer` updates `generator_variables` (so its
+    `iterations` counts generator updates) and
+    `model.discriminator_optimizer` updates `discriminator_variables`;
+    `compile()` without optimizers uses `default_optimizers()`, the paper's.
+    Both are saved with the model and restored by `keras.models.load_model`.
+    """
+
+    def default_optimizers(self):
+        """`(generator optimizer, discriminator optimizer)` used by `compile()` without arguments."""
+        raise NotImplementedError
+
+    def compile(self, generator_optimizer=None, discriminator_optimizer=None, **kwargs):
+        """Separate optimizers; `compile()` alone uses the paper's defaults.
+
+        `model.optimizer` is the generator's (its `iterations` counts
+        generator updates); `model.discriminator_optimizer` the discriminator's.
+        """
+        default_generator, default_discriminator = self.default_optimizers()
+        self.discriminator_optimizer = keras.optimizers.get(discriminator_optimizer or default_discriminator)
+        super().compile(optimizer=keras.optimizers.get(generator_optimizer or default_generator), **kwargs)
+        # Build both now (inside the strategy scope compile() is called in): each
+        # optimizer holds slots for its own networks only, and none is created
+        # lazily inside a replicated train step.
+        self.optimizer.build(self.generator_variables)
+        self.discriminator_optimizer.build(self.discriminator_variables)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        return {
+            "generator_optimizer": keras.saving.serialize_keras_object(self.optimizer),
+            "discriminator_optimizer": keras.saving.serialize_keras_object(self.discriminator_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(**keras.saving.deserialize_keras_object(config))

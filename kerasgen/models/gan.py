@@ -24,7 +24,7 @@ import tensorflow as tf
 from keras import ops
 
 from kerasgen import augment, losses, networks
-from kerasgen.models.base import GenerativeModel, unpack_images_and_labels
+from kerasgen.models.base import AdversarialOptimizers, GenerativeModel, unpack_images_and_labels
 from kerasgen.models.registry import register
 
 
@@ -35,7 +35,7 @@ from kerasgen.models.registry import register
     small_config={"latent_dim": 8},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
-class GAN(GenerativeModel):
+class GAN(AdversarialOptimizers, GenerativeModel):
     """Generative adversarial network trained with Goodfellow et al.'s Algorithm 1.
 
     Args:
@@ -216,7 +216,7 @@ class GAN(GenerativeModel):
             adversarial = ops.mean(self.discriminator_loss(real_scores, fake_scores))
             penalties = self.discriminator_penalties(real, fake, labels, real_scores)
             total = adversarial + sum(penalties.values())
-        self.apply_gradients(tape, total, self.discriminator.trainable_variables, self.discriminator_optimizer)
+        self.apply_gradients(tape, total, self.discriminator_variables, self.discriminator_optimizer)
         if self.clip_value:
             self.clip_discriminator_weights()
         self.record(d_loss=adversarial, **penalties)
@@ -227,7 +227,7 @@ class GAN(GenerativeModel):
         with tf.GradientTape() as tape:
             fake = self._generate(z, labels, training=True)
             g_loss = ops.mean(self.generator_loss(self._discriminate(fake, labels, training=True)))
-        self.apply_gradients(tape, g_loss, self.generator.trainable_variables)
+        self.apply_gradients(tape, g_loss, self.generator_variables)
         if self.ema_generator is not None:
             self.update_ema()
         self.record(g_loss=g_loss)
@@ -290,31 +290,13 @@ class GAN(GenerativeModel):
         return first_batch
 
     # ------------------------------------------------------------ compile
-    def compile(self, generator_optimizer=None, discriminator_optimizer=None, **kwargs):
-        """Separate optimizers; `compile()` alone uses the paper's defaults.
+    @property
+    def generator_variables(self):
+        return self.generator.trainable_variables
 
-        `model.optimizer` is the generator's (its `iterations` counts
-        generator updates); `model.discriminator_optimizer` the discriminator's.
-        """
-        default_generator, default_discriminator = self.default_optimizers()
-        self.discriminator_optimizer = keras.optimizers.get(discriminator_optimizer or default_discriminator)
-        super().compile(optimizer=keras.optimizers.get(generator_optimizer or default_generator), **kwargs)
-        # Build both now (inside the strategy scope compile() is called in): each
-        # optimizer holds slots for its own network only, and none is created
-        # lazily inside a replicated train step.
-        self.optimizer.build(self.generator.trainable_variables)
-        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return {}
-        return {
-            "generator_optimizer": keras.saving.serialize_keras_object(self.optimizer),
-            "discriminator_optimizer": keras.saving.serialize_keras_object(self.discriminator_optimizer),
-        }
-
-    def compile_from_config(self, config):
-        self.compile(**keras.saving.deserialize_keras_object(config))
+    @property
+    def discriminator_variables(self):
+        return self.discriminator.trainable_variables
 
     def get_config(self):
         config = super().get_config()
