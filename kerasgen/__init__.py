@@ -8,8 +8,21 @@
     images = vae.generate(64, seed=0)
 """
 
-from kerasgen import callbacks, datasets, distribute, export, images, layers, losses, metrics, models, networks, precision
+from kerasgen import (
+    callbacks,
+    datasets,
+    distribute,
+    export,
+    images,
+    layers,
+    losses,
+    metrics,
+    models,
+    networks,
+    precision,
+    schedules,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["callbacks", "datasets", "distribute", "export", "images", "layers", "losses", "metrics", "models", "networks", "precision"]
+__all__ = ["callbacks", "datasets", "distribute", "export", "images", "layers", "losses", "metrics", "models", "networks", "precision", "schedules"]

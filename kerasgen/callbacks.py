@@ -33,6 +33,11 @@ class SampleGrid(keras.callbacks.Callback):
         & Welling's Figure 4: `latent_scatter_eXXX.png`, the posterior means of
         `images` coloured by `labels`, and `latent_manifold_eXXX.png`, images
         decoded from a grid of z at Gaussian quantiles.
+      - `translations_eXXX.png` for a translation model (pix2pix, CycleGAN)
+        given `images` of its domain A: in each block of rows the inputs,
+        their translations, the `targets` if given (pix2pix's ground truth)
+        and, for models that translate back (CycleGAN), the cycle
+        reconstructions F(G(x)).
 
     Args:
         directory: where PNGs go (created).
@@ -41,17 +46,21 @@ class SampleGrid(keras.callbacks.Callback):
             value range, for reconstructions and the latent scatter.
         labels: optional `(N,)` int labels of `images` (scatter colours and
             conditional reconstructions).
+        targets: optional `(N, H, W, C)` images the translations of `images`
+            should match (paired translation).
         seed: seed of the sample latents.
         every: write every `every` epochs.
         manifold_size: decoded images per side of the manifold plot.
     """
 
-    def __init__(self, directory, num_samples=64, images=None, labels=None, seed=0, every=1, manifold_size=20):
+    def __init__(self, directory, num_samples=64, images=None, labels=None, seed=0, every=1, manifold_size=20,
+                 targets=None):
         super().__init__()
         self.directory = directory
         self.num_samples = int(num_samples)
         self.images = None if images is None else np.asarray(images, dtype="float32")
         self.labels = None if labels is None else np.asarray(labels, dtype="int32")
+        self.targets = None if targets is None else np.asarray(targets, dtype="float32")
         self.seed = seed
         self.every = max(1, int(every))
         self.manifold_size = int(manifold_size)
@@ -72,6 +81,8 @@ class SampleGrid(keras.callbacks.Callback):
         if self.images is not None and getattr(model, "latent_dim", None) == 2 and hasattr(model, "encode"):
             self._save(self._latent_scatter(model), f"latent_scatter_{tag}.png")
             self._save(self._latent_manifold(model, value_range), f"latent_manifold_{tag}.png")
+        if self.images is not None and hasattr(model, "translate"):
+            self._save(self._translation_grid(model, value_range), f"translations_{tag}.png")
 
     # ----------------------------------------------------------------- pictures
     def _conditional_args(self, model, count):
@@ -87,6 +98,22 @@ class SampleGrid(keras.callbacks.Callback):
         for start in range(0, count, per_row):
             interleaved.extend(originals[start : start + per_row])
             interleaved.extend(reconstructions[start : start + per_row])
+        return image_utils.make_grid(np.stack(interleaved), value_range, columns=per_row)
+
+    def _translation_grid(self, model, value_range, per_row=8, blocks=4):
+        count = min(len(self.images), per_row * blocks)
+        per_row = min(per_row, count)
+        count -= count % per_row  # whole blocks only
+        inputs = self.images[:count]
+        translated = keras.ops.convert_to_numpy(model.translate(inputs))
+        rows = [inputs, translated]
+        if self.targets is not None:
+            rows.append(self.targets[:count])
+        if "b2a" in getattr(model, "DIRECTIONS", ()):
+            rows.append(keras.ops.convert_to_numpy(model.translate(translated, direction="b2a")))
+        channels = max(row.shape[-1] for row in rows)  # grey rows beside colour rows become grey RGB
+        rows = [np.repeat(row, channels // row.shape[-1], axis=-1) for row in rows]
+        interleaved = [image for start in range(0, count, per_row) for row in rows for image in row[start : start + per_row]]
         return image_utils.make_grid(np.stack(interleaved), value_range, columns=per_row)
 
     def _latent_scatter(self, model, size=512, margin=16):

@@ -46,11 +46,20 @@ def build_parser():
     train.add_argument("model", choices=sorted(REGISTRY), help="which model to train")
     train.add_argument("--dataset", default="fashion_mnist", help="dataset name, IDX folder or image folder (default: fashion_mnist)")
     train.add_argument("--data-dir", default=None, help="folder holding the dataset files (IDX files for fashion_mnist)")
+    train.add_argument(
+        "--dataset-b", default=None,
+        help="translation models: domain B (outputs) beside --dataset as domain A, e.g. two image folders; "
+        "without it, pix2pix learns Fashion-MNIST edge maps -> images and cyclegan two Fashion-MNIST classes",
+    )
+    train.add_argument(
+        "--classes", type=int, nargs=2, default=None, metavar=("A", "B"),
+        help="cyclegan on fashion_mnist: the classes of domains A and B (default: 7 9, sneakers -> ankle boots)",
+    )
     train.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
     train.add_argument(
         "--batch-size", type=int, default=None,
         help="images per update: 128 for autoencoders/VAEs; for GANs the real minibatch m of each "
-        "discriminator step (default 64), so fit batches hold k * m images",
+        "discriminator step (default 64), so fit batches hold k * m images; 32 pairs for translation models",
     )
     train.add_argument("--latent-dim", type=int, default=None, help="latent size (default: the model's own)")
     train.add_argument("--learning-rate", type=float, default=None, help="optimizer learning rate (default: the paper's)")
@@ -157,13 +166,23 @@ def train_command(args):
     # GANs take k real minibatches of m images per fit batch (Algorithm 1);
     # --batch-size is global: the strategy splits it over its replicas.
     steps = getattr(model, "discriminator_steps", None)
-    batch_size = args.batch_size or (64 if steps else 128)
-    train = datasets.load(
-        args.dataset, split="train", limit=args.limit, batch_size=batch_size * (steps or 1),
-        value_range=model.value_range, data_dir=args.data_dir, with_labels=spec.conditional,
-        with_indices=spec.indexed, seed=args.seed + initial_epoch, drop_remainder=bool(steps),
-    )
-    held_out, held_out_labels = _held_out(datasets, args, model.value_range)
+    seed = args.seed + initial_epoch
+    samples = os.path.join(out, "samples")
+    if spec.pairing:
+        train = _translation_data(datasets, spec, args, "train", args.batch_size or 32, model.value_range, seed)
+        held_out, targets = _translation_held_out(datasets, spec, args, model.value_range)
+        # Only aligned pairs have ground-truth outputs to show beside the translations.
+        sample_grid = callbacks.SampleGrid(
+            samples, images=held_out, targets=targets if spec.pairing == "paired" else None, seed=args.seed)
+    else:
+        batch_size = args.batch_size or (64 if steps else 128)
+        train = datasets.load(
+            args.dataset, split="train", limit=args.limit, batch_size=batch_size * (steps or 1),
+            value_range=model.value_range, data_dir=args.data_dir, with_labels=spec.conditional,
+            with_indices=spec.indexed, seed=seed, drop_remainder=bool(steps),
+        )
+        held_out, held_out_labels = _held_out(datasets, args, model.value_range)
+        sample_grid = callbacks.SampleGrid(samples, images=held_out, labels=held_out_labels, seed=args.seed)
 
     nan_guard = callbacks.TerminateOnNaN()
     history = model.fit(
@@ -171,7 +190,7 @@ def train_command(args):
         epochs=args.epochs,
         initial_epoch=initial_epoch,
         callbacks=[
-            callbacks.SampleGrid(os.path.join(out, "samples"), images=held_out, labels=held_out_labels, seed=args.seed),
+            sample_grid,
             keras.callbacks.TensorBoard(os.path.join(out, "logs")),
             nan_guard,
             callbacks.AtomicModelCheckpoint(model_path),
@@ -194,9 +213,14 @@ def _new_model(spec, args, datasets):
         sys.exit(f"{spec.name} has no latent code: drop --latent-dim (use --model-arg filters=... to size it).")
     if args.latent_dim:
         model_kwargs["latent_dim"] = args.latent_dim
+    if spec.pairing and args.latent_dim:
+        sys.exit(f"{spec.name} translates images and has no latent code: drop --latent-dim.")
     if spec.indexed:  # one latent code per training image (GLO, GLANN)
         probe = datasets.load_arrays(args.dataset, split="train", data_dir=args.data_dir, limit=args.limit)[0]
         model_kwargs.setdefault("num_images", len(probe))
+    elif spec.pairing:  # two domains: A (inputs) and B (outputs) may differ in channels
+        source, probe = next(iter(_translation_data(datasets, spec, args, "train", 1, (-1.0, 1.0), args.seed)))
+        model_kwargs.setdefault("source_shape", tuple(source.shape[1:]))
     else:
         probe = datasets.load_arrays(args.dataset, split="train", data_dir=args.data_dir, limit=1)[0]
     model = spec.create(image_shape=probe.shape[1:], seed=args.seed, **model_kwargs)
@@ -211,6 +235,28 @@ def _new_model(spec, args, datasets):
 def _held_out(datasets, args, value_range, count=2048):
     images, labels = datasets.load_arrays(args.dataset, split="test", data_dir=args.data_dir, limit=count)
     return datasets.to_value_range(images, value_range), labels
+
+
+def _translation_data(datasets, spec, args, split, batch_size, value_range, seed, shuffle=None):
+    """`(a_images, b_images)` batches for a translation model: the Fashion-MNIST task of its
+    pairing, or --dataset (domain A) and --dataset-b (domain B)."""
+    common = dict(split=split, batch_size=batch_size, value_range=value_range, seed=seed, limit=args.limit,
+                  data_dir=args.data_dir, shuffle=shuffle)
+    if args.dataset_b is None:
+        if args.dataset.lower().replace("-", "_") != "fashion_mnist":
+            sys.exit(f"{spec.name} learns a mapping between two domains: pass --dataset-b (domain B) "
+                     f"beside --dataset {args.dataset} (domain A).")
+        classes = args.classes or datasets.FASHION_MNIST_DOMAINS
+        return datasets.fashion_mnist_translation(spec.pairing, classes=classes, **common)
+    load = datasets.load_pairs if spec.pairing == "paired" else datasets.load_unpaired
+    return load(args.dataset, args.dataset_b, **common)
+
+
+def _translation_held_out(datasets, spec, args, value_range, count=32):
+    """Fixed test pairs `(a_images, b_images)` (NumPy) for the translation grids."""
+    args = argparse.Namespace(**{**vars(args), "limit": None})
+    a_images, b_images = next(iter(_translation_data(datasets, spec, args, "test", count, value_range, 0, False)))
+    return a_images.numpy(), b_images.numpy()
 
 
 def load_run(path):
@@ -231,8 +277,7 @@ def sample_command(args):
     from kerasgen import images
 
     model = load_run(args.run)
-    if not hasattr(model, "generate"):
-        sys.exit(f"{type(model).__name__} cannot sample new images (it has no prior); use a run of a generative model.")
+    _require_sampler(model)
     kwargs = {"seed": args.seed}
     if getattr(model, "num_classes", None):
         kwargs["labels"] = args.labels
@@ -240,6 +285,15 @@ def sample_command(args):
     # Conditional samples default to labels 0, 1, 2, ...: one class per column.
     images.save_grid(generated, args.out, model.value_range, columns=getattr(model, "num_classes", None))
     print(f"Wrote {args.num} samples to {args.out}")
+
+
+def _require_sampler(model):
+    """Exits with a message unless `model` can sample new images (`generate`)."""
+    if hasattr(model, "translate"):
+        sys.exit(f"{type(model).__name__} translates images instead of sampling them: its training run writes "
+                 "translation grids in RUN/samples; in Python, call model.translate(images).")
+    if not hasattr(model, "generate"):
+        sys.exit(f"{type(model).__name__} cannot sample new images (it has no prior); use a run of a generative model.")
 
 
 def export_command(args):
@@ -260,8 +314,8 @@ def _saved_model_generator(path):
     with open(os.path.join(version, "assets.extra", "kerasgen_export.json")) as handle:
         meta = json.load(handle)
     signature = tf.saved_model.load(version).signatures["serving_default"]
-    if meta["family"] == "autoencoder":
-        sys.exit(f"{version} is an autoencoder export: it has no prior to sample from.")
+    if meta["family"] in ("autoencoder", "translation"):
+        sys.exit(f"{version} is an {meta['family']} export: it has no prior to sample from.")
 
     def generate(count, seed):
         rng = np.random.default_rng(seed)
@@ -301,8 +355,7 @@ def evaluate_command(args):
         generate, value_range = _saved_model_generator(args.run)
     else:
         model = load_run(args.run)
-        if not hasattr(model, "generate"):
-            sys.exit(f"{type(model).__name__} cannot sample new images (it has no prior); use a run of a generative model.")
+        _require_sampler(model)
         value_range = model.value_range
 
         def generate(count, seed):

@@ -129,8 +129,8 @@ def _image_files(directory: str) -> list:
             if n.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(directory, n))]
 
 
-def _read_image_dir(directory: str, split, image_size, color_mode):
-    """(images (N,H,W,C) uint8, labels (N,) int32 or None) from a folder of images."""
+def _list_image_dir(directory: str, split):
+    """(folder read, sorted image paths, labels (N,) int32 or None) of a folder of images."""
     if split and os.path.isdir(os.path.join(directory, str(split))):
         directory = os.path.join(directory, str(split))
     subdirs = [os.path.join(directory, d) for d in sorted(os.listdir(directory))]
@@ -146,6 +146,12 @@ def _read_image_dir(directory: str, split, image_size, color_mode):
     if not files:
         raise DatasetError(f"empty dataset: no image files {IMAGE_EXTENSIONS} in {directory}. Fix: "
                            "point source at a folder of images (optionally a subfolder per class).")
+    return directory, files, labels
+
+
+def _read_image_dir(directory: str, split, image_size, color_mode):
+    """(images (N,H,W,C) uint8, labels (N,) int32 or None) from a folder of images."""
+    _, files, labels = _list_image_dir(directory, split)
     return _read_images(files, image_size, color_mode), labels
 
 
@@ -301,10 +307,11 @@ def _tfds_load(name, split, data_dir, shuffle, seed):
                            "can download it, or pass data_dir= of a prepared TFDS copy.") from e
 
 
-def _from_tfds(name, split, data_dir, shuffle, seed, with_labels, keep, limit):
+def _from_tfds(name, split, data_dir, shuffle, seed, with_labels, keep, limit, image_size=None):
     """Unbatched uint8 images (H,W,C) or (image, int32 label) from TFDS.
 
     ``with_labels=None`` means: include labels iff the dataset has a "label" feature.
+    ``image_size=(h, w)`` resizes (bilinear); datasets of varying image sizes need it.
     """
     ds = _tfds_load(name, split, data_dir, shuffle, seed)
     keys = set(ds.element_spec)
@@ -318,9 +325,22 @@ def _from_tfds(name, split, data_dir, shuffle, seed, with_labels, keep, limit):
         ds = ds.filter(lambda ex: tf.reduce_any(tf.equal(tf.cast(ex["label"], tf.int64), wanted)))
     if limit is not None:
         ds = ds.take(limit)
+    image_shape = ds.element_spec["image"].shape
+    if image_size is not None:
+        size = tuple(int(d) for d in image_size)
+        ds = ds.map(lambda ex: {**ex, "image": _resize_uint8(ex["image"], size)})
+    elif image_shape.rank != 3 or None in image_shape[:2]:
+        raise DatasetError(f"TFDS {name!r} has images of varying size (shape {image_shape}), which "
+                           "cannot be batched. Fix: pass image_size=(h, w) to resize them.")
     if with_labels:
         return ds.map(lambda ex: (ex["image"], tf.cast(ex["label"], tf.int32)))
     return ds.map(lambda ex: ex["image"])
+
+
+def _resize_uint8(image, size):
+    """Bilinear resize of one uint8 (H, W, C) image to `size` (h, w), still uint8."""
+    resized = tf.image.resize(tf.cast(image, tf.float32), size)
+    return tf.cast(tf.round(tf.clip_by_value(resized, 0.0, 255.0)), tf.uint8)
 
 
 # ----------------------------------------------------------------------------- public API
@@ -379,7 +399,8 @@ def load(source, split="train", batch_size=128, with_labels=False, value_range=(
     and GLANN train on these to find each image's latent code. ``shuffle``
     (None: True iff split starts with "train") reshuffles each epoch, seeded by ``seed``.
     ``labels=[...]`` keeps those classes (values unchanged), then ``limit=N`` the first N.
-    ``image_size=(h, w)`` / ``color_mode`` ("grayscale"|"rgb"|"rgba") apply to image folders.
+    ``image_size=(h, w)`` resizes images of folders and TFDS datasets (needed where sizes vary);
+    ``color_mode`` ("grayscale"|"rgb"|"rgba") converts images of folders.
     """
     _check_value_range(value_range)
     _check_count(batch_size, "batch_size")
@@ -392,7 +413,8 @@ def load(source, split="train", batch_size=128, with_labels=False, value_range=(
     kind, arg = _plan(source, data_dir)
     if kind == "tfds":
         # Files are read in a fixed order when indices are wanted, so indices name the same images.
-        ds = _from_tfds(arg, split, data_dir, shuffle and not with_indices, seed, with_labels, labels, limit)
+        ds = _from_tfds(arg, split, data_dir, shuffle and not with_indices, seed, with_labels, labels, limit,
+                        image_size)
         if with_indices:
             ds = ds.enumerate().map(lambda i, image: (image, tf.cast(i, tf.int32)))
     else:
@@ -419,7 +441,7 @@ def load_arrays(source, split="train", data_dir=None, limit=None, *, labels=None
     _check_count(limit, "limit", allow_none=True)
     kind, arg = _plan(source, data_dir)
     if kind == "tfds":
-        ds = _from_tfds(arg, split, data_dir, False, None, None, labels, limit)
+        ds = _from_tfds(arg, split, data_dir, False, None, None, labels, limit, image_size)
         with_labels = isinstance(ds.element_spec, tuple)
         parts = list(ds.batch(1024).as_numpy_iterator())
         if not parts:
@@ -432,3 +454,189 @@ def load_arrays(source, split="train", data_dir=None, limit=None, *, labels=None
     if images.dtype != np.uint8:
         images = np.round(images * 255.0).astype(np.uint8)
     return images, y
+
+
+# ----------------------------------------------------------------------------- two domains
+def edge_map(images, threshold=0.2) -> np.ndarray:
+    """Binary edge maps of images: uint8 ``(N, H, W, 1)``, 255 on edges, 0 elsewhere.
+
+    The Sobel gradient magnitude of each image's grey levels in [0, 1] (the mean over
+    channels), divided by 4 (its value across a unit step), thresholded at ``threshold``. The
+    offline stand-in for the HED edge maps of pix2pix's edges2shoes: kerasgen's Fashion-MNIST
+    pix2pix task learns to map these edge maps back to the images.
+
+    Args:
+        images: uint8 in [0, 255] or float in [0, 1], ``(N, H, W)`` or ``(N, H, W, C)``.
+        threshold: in (0, 1); smaller keeps fainter edges.
+    """
+    from scipy import ndimage
+
+    if not 0.0 < float(threshold) < 1.0:
+        raise DatasetError(f"edge_map threshold={threshold!r} must be in (0, 1). Fix: e.g. 0.2.")
+    array, _ = _check_arrays(images, None, "edge_map")
+    grey = array.astype(np.float32).mean(axis=-1) / (255.0 if array.dtype == np.uint8 else 1.0)
+    sobel = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], np.float32)
+    # (1, 3, 3) kernels: each image is filtered on its own, never across the batch axis.
+    gx = ndimage.correlate(grey, sobel[None], mode="constant")
+    gy = ndimage.correlate(grey, sobel.T[None], mode="constant")
+    return np.where(np.hypot(gx, gy) / 4.0 > threshold, 255, 0).astype(np.uint8)[..., None]
+
+
+def _splits(split):
+    """``(split_a, split_b)`` from one split name for both domains or a pair of names."""
+    if isinstance(split, (tuple, list)):
+        if len(split) != 2:
+            raise DatasetError(f"split={split!r} must be one split name or a pair (split_a, split_b).")
+        return tuple(split)
+    return split, split
+
+
+def _domain(source, split, data_dir, limit, labels, image_size, color_mode):
+    """One domain as (unbatched dataset of uint8 or [0, 1] float (H, W, C) images, count or None).
+
+    Local sources are read in their fixed order (image folders by sorted name); TFDS in its
+    stored file order. The count is None where TFDS cannot tell it without reading the data.
+    """
+    kind, arg = _plan(source, data_dir)
+    if kind == "tfds":
+        ds = _from_tfds(arg, split, data_dir, False, None, False, labels, limit, image_size)
+        count = int(ds.cardinality())
+        return ds, (count if count >= 0 else None)
+    images, _ = _select(*_local_arrays(kind, arg, split, image_size, color_mode), labels, limit)
+    return tf.data.Dataset.from_tensor_slices(images), len(images)
+
+
+def _count(ds, count):
+    """``count``, or the number of elements found by reading ``ds`` once."""
+    return count if count is not None else int(ds.reduce(np.int64(0), lambda n, _: n + 1))
+
+
+def _image_names(source, split, data_dir):
+    """Image file names relative to their folder for an image-folder source, else None."""
+    kind, arg = _plan(source, data_dir)
+    if kind != "images":
+        return None
+    root, files, _ = _list_image_dir(arg, split)
+    return [os.path.relpath(f, root) for f in files]
+
+
+def _batched_pairs(ds, shuffle, shuffle_buffer, seed, batch_size, drop_remainder, value_range):
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+
+    @tf.autograph.experimental.do_not_convert
+    def scale(a, b):
+        return to_value_range(a, value_range), to_value_range(b, value_range)
+
+    return ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _check_pair_arguments(value_range, batch_size, limit, shuffle_buffer):
+    _check_value_range(value_range)
+    _check_count(batch_size, "batch_size")
+    _check_count(limit, "limit", allow_none=True)
+    _check_count(shuffle_buffer, "shuffle_buffer")
+
+
+def load_pairs(source_a, source_b, split="train", batch_size=32, value_range=(-1.0, 1.0),
+               data_dir=None, shuffle=None, seed=None, drop_remainder=False, limit=None,
+               image_size=None, color_mode=None, shuffle_buffer=10_000) -> tf.data.Dataset:
+    """Aligned pairs ``(a_images, b_images)``, float32 (B,H,W,C) in `value_range`, for pix2pix.
+
+    Image i of ``source_a`` is the input whose desired output is image i of ``source_b``. Each
+    source is anything :func:`load` reads (folder of images, folder of IDX files, TFDS name,
+    NumPy arrays), read in a fixed order: image folders by sorted file name (two folders must
+    hold the same file names, e.g. ``A/0001.png`` and ``B/0001.png``), TFDS datasets in their
+    stored order, arrays by index. Pairs are shuffled together (``shuffle``: None means True
+    for splits starting with "train"). ``split`` is one split name or a pair
+    ``(split_a, split_b)``; ``limit=N`` keeps the first N pairs.
+    """
+    _check_pair_arguments(value_range, batch_size, limit, shuffle_buffer)
+    split_a, split_b = _splits(split)
+    names_a, names_b = _image_names(source_a, split_a, data_dir), _image_names(source_b, split_b, data_dir)
+    if names_a is not None and names_b is not None and names_a != names_b:
+        first = next((i for i, (a, b) in enumerate(zip(names_a, names_b)) if a != b), min(len(names_a), len(names_b)))
+        shown = [names[first] if first < len(names) else "(none)" for names in (names_a, names_b)]
+        raise DatasetError(
+            f"load_pairs pairs images by file name, but the two folders differ ({len(names_a)} and "
+            f"{len(names_b)} images; image {first} is {shown[0]!r} in A and {shown[1]!r} in B). "
+            "Fix: give each input and its output the same file name in the two folders.")
+    a, count_a = _domain(source_a, split_a, data_dir, limit, None, image_size, color_mode)
+    b, count_b = _domain(source_b, split_b, data_dir, limit, None, image_size, color_mode)
+    if count_a is not None and count_b is not None and count_a != count_b:
+        raise DatasetError(
+            f"load_pairs needs as many images in source_a as in source_b, got {count_a} and {count_b}. "
+            "Fix: pass aligned sources (image i of A pairs with image i of B), or use load_unpaired "
+            "for unaligned domains (CycleGAN).")
+    shuffle = str(split_a).startswith("train") if shuffle is None else bool(shuffle)
+    return _batched_pairs(tf.data.Dataset.zip((a, b)), shuffle, shuffle_buffer, seed, batch_size,
+                          drop_remainder, value_range)
+
+
+def load_unpaired(source_a, source_b, split="train", batch_size=32, value_range=(-1.0, 1.0),
+                  data_dir=None, shuffle=None, seed=None, drop_remainder=False, limit=None, labels=None,
+                  image_size=None, color_mode=None, shuffle_buffer=10_000) -> tf.data.Dataset:
+    """Batches ``(a_images, b_images)`` from two unaligned image sets, float32 in `value_range`, for CycleGAN.
+
+    Each domain is shuffled on its own (seeds ``seed`` and ``seed + 1``). An epoch goes once
+    through the larger domain while the smaller one is repeated, reshuffled on every pass
+    (CycleGAN's unaligned data loader does the same). Sources are anything :func:`load` reads.
+    ``split`` is one split name or ``(split_a, split_b)``, e.g. ``("trainA", "trainB")`` for
+    TFDS ``cycle_gan/horse2zebra``; ``labels=(classes_a, classes_b)`` (each None or a list)
+    picks classes per domain, e.g. ``([7], [9])`` for sneakers and ankle boots of Fashion-MNIST;
+    ``limit=N`` keeps the first N images of each domain.
+    """
+    _check_pair_arguments(value_range, batch_size, limit, shuffle_buffer)
+    split_a, split_b = _splits(split)
+    if labels is None:
+        labels = (None, None)
+    if not (isinstance(labels, (tuple, list)) and len(labels) == 2
+            and all(c is None or isinstance(c, (tuple, list, np.ndarray)) for c in labels)):
+        raise DatasetError(f"labels={labels!r} must be a pair (classes of A, classes of B), each None "
+                           "or a list of class ids. Fix: e.g. labels=([7], [9]).")
+    a, count_a = _domain(source_a, split_a, data_dir, limit, labels[0], image_size, color_mode)
+    b, count_b = _domain(source_b, split_b, data_dir, limit, labels[1], image_size, color_mode)
+    count_a, count_b = _count(a, count_a), _count(b, count_b)
+    if not count_a or not count_b:
+        raise DatasetError(f"load_unpaired got {count_a} images in domain A and {count_b} in domain B. "
+                           "Fix: check the sources, splits and labels= select images in both.")
+    shuffle = str(split_a).startswith("train") if shuffle is None else bool(shuffle)
+    if shuffle:
+        a = a.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        b = b.shuffle(shuffle_buffer, seed=None if seed is None else seed + 1, reshuffle_each_iteration=True)
+    if count_a < count_b:
+        a = a.repeat()
+    elif count_b < count_a:
+        b = b.repeat()
+    return _batched_pairs(tf.data.Dataset.zip((a, b)), False, shuffle_buffer, seed, batch_size,
+                          drop_remainder, value_range)
+
+
+#: Fashion-MNIST classes of the offline unpaired task: sneakers (A) and ankle boots (B).
+FASHION_MNIST_DOMAINS = (7, 9)
+
+
+def fashion_mnist_translation(pairing, split="train", batch_size=32, value_range=(-1.0, 1.0),
+                              data_dir=None, shuffle=None, seed=None, drop_remainder=False,
+                              limit=None, classes=FASHION_MNIST_DOMAINS) -> tf.data.Dataset:
+    """The offline translation tasks built from Fashion-MNIST, as ``(a_images, b_images)`` batches.
+
+    - ``pairing="paired"`` (pix2pix): A = :func:`edge_map` of each image, B = the image itself;
+      edges -> clothes, like pix2pix's edges2shoes.
+    - ``pairing="unpaired"`` (CycleGAN): A = images of ``classes[0]``, B = images of
+      ``classes[1]`` (default sneakers and ankle boots), shuffled independently.
+
+    ``limit`` keeps the first N pairs (paired) or N images per domain (unpaired); the other
+    arguments are those of :func:`load_pairs` / :func:`load_unpaired`.
+    """
+    common = dict(split=split, batch_size=batch_size, value_range=value_range, shuffle=shuffle, seed=seed,
+                  drop_remainder=drop_remainder, limit=limit)
+    if pairing == "paired":
+        images, _ = load_arrays("fashion_mnist", split=split, data_dir=data_dir, limit=limit)
+        return load_pairs(edge_map(images), images, **common)
+    if pairing == "unpaired":
+        first, second = (int(c) for c in classes)
+        return load_unpaired("fashion_mnist", "fashion_mnist", data_dir=data_dir, labels=([first], [second]),
+                             **common)
+    raise DatasetError(f"pairing={pairing!r} must be 'paired' or 'unpaired'.")

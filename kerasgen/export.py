@@ -63,6 +63,10 @@ conditional models, int32 class ids in `[0, num_classes)`):
   controls the randomness, and equal noise gives equal images), and
   `log_prob(images) -> {log_prob, bits_per_dim}` (nats per image and bits per
   sub-pixel of the images quantized to the model's levels).
+- Translation (pix2pix, CycleGAN): `a2b(images) -> {images, images_uint8}`
+  translates domain A images (`source_shape`) to domain B, CycleGAN also
+  `b2a(images)` back; `serving_default` is `a2b`. Inference mode: dropout
+  off, batch norm with its moving statistics.
 
 `images` are float32 in the model's `value_range` (clipped to it);
 `images_uint8 = round(clip((images - low) / (high - low), 0, 1) * 255)`.
@@ -79,7 +83,8 @@ got labels in] [0] [12]`.
 
 Besides the SavedModel, each version holds `assets.extra/kerasgen_export.json`
 (model class, family, latent_dim, noise_dim, image_shape, value_range,
-num_classes, signature names) for clients; TF Serving ignores it.
+num_classes, signature names, and source_shape for translation models) for
+clients; TF Serving ignores it.
 """
 
 from __future__ import annotations
@@ -100,10 +105,11 @@ RANGE_TOLERANCE = 1e-3
 
 METADATA_FILE = os.path.join("assets.extra", "kerasgen_export.json")
 
-_FAMILIES = ("gan", "generator", "vae", "wae", "autoencoder", "autoregressive")
+_FAMILIES = ("gan", "generator", "vae", "wae", "autoencoder", "autoregressive", "translation")
 # Signature sets: generators (GANs, GLO, IMLE, GLANN) share one.
 _SIGNATURE_SET = {"gan": "generator", "generator": "generator", "vae": "vae", "wae": "wae",
-                  "autoencoder": "autoencoder", "autoregressive": "autoregressive"}
+                  "autoencoder": "autoencoder", "autoregressive": "autoregressive",
+                  "translation": "translation"}
 _VERSION_NAME = re.compile(r"[0-9]+")
 
 
@@ -177,6 +183,8 @@ def signature_names(model) -> list:
         return ["serving_default"]
     if kind == "autoregressive":
         return ["serving_default", "sample", "log_prob"]
+    if kind == "translation":
+        return ["serving_default", *model.DIRECTIONS]
     return ["serving_default", "encode", "decode", "reconstruct"]
 
 
@@ -199,14 +207,19 @@ def _assert(condition, *data):
     return tf.debugging.Assert(condition, list(data), summarize=8)
 
 
-def _input_checks(model, name, tensor, labels):
-    """Assertion ops on `tensor` (named `name`: "z" or "images") and `labels`.
+def _default_inner_shape(model, name):
+    """Shape after the batch axis of the input `name` ("z", "noise" or "images")."""
+    return (_noise_dim(model),) if name == "z" else tuple(model.image_shape)
+
+
+def _input_checks(model, name, tensor, labels, inner):
+    """Assertion ops on `tensor` (named `name`: "z", "noise" or "images", of shape
+    `(batch, *inner)`) and `labels`.
 
     A concrete signature (what TF Serving and `loaded.signatures[...]` run)
     checks dtypes at its boundary but not shapes, so shapes are checked here,
     first; value ranges and batch sizes are checked after them.
     """
-    inner = (_noise_dim(model),) if name == "z" else model.image_shape
     expected_shape = _shape_text((None, *inner))
     shape = _padded_shape(tensor, len(inner) + 1)
     shape_checks = [_assert(
@@ -301,6 +314,18 @@ def _bodies(model, family):
         return {"serving_default": ("noise", sample), "sample": ("noise", sample),
                 "log_prob": ("images", log_prob)}
 
+    if family == "translation":
+        def translator(direction):
+            network = model.translation_network(direction)
+
+            def translate(images, labels):
+                return _image_outputs(model, model._run(network, images, False))
+
+            return ("images", translate, model.domain_shape(direction[0]))
+
+        bodies = {direction: translator(direction) for direction in model.DIRECTIONS}
+        return {"serving_default": bodies["a2b"], **bodies}
+
     if family == "wae":
         def wae_decode(z, labels):
             return _image_outputs(model, model.decode(z))
@@ -331,11 +356,11 @@ def _bodies(model, family):
     }
 
 
-def _endpoint(model, input_name, body, conditional):
-    """A function with named arguments (`z` or `images`, then `labels`) and its input signature."""
+def _endpoint(model, input_name, body, conditional, inner):
+    """A function with named arguments (`z`, `noise` or `images`, then `labels`) and its input signature."""
 
     def run(tensor, labels):
-        checks = _input_checks(model, input_name, tensor, labels)
+        checks = _input_checks(model, input_name, tensor, labels, inner)
         with tf.control_dependencies(checks):
             tensor = tf.identity(tensor)
             labels = None if labels is None else tf.identity(labels)
@@ -357,7 +382,7 @@ def _endpoint(model, input_name, body, conditional):
         def fn(noise):
             return run(noise, None)
 
-        spec = tf.TensorSpec((None, *model.image_shape), tf.float32, name="noise")
+        spec = tf.TensorSpec((None, *inner), tf.float32, name="noise")
     else:
         def fn_cond(images, labels):
             return run(images, labels)
@@ -365,7 +390,7 @@ def _endpoint(model, input_name, body, conditional):
         def fn(images):
             return run(images, None)
 
-        spec = tf.TensorSpec((None, *model.image_shape), tf.float32, name="images")
+        spec = tf.TensorSpec((None, *inner), tf.float32, name="images")
     if conditional:
         return fn_cond, [spec, tf.TensorSpec((None,), tf.int32, name="labels")]
     return fn, [spec]
@@ -381,11 +406,12 @@ def _build_archive(model):
     bodies = _bodies(model, family)
     assert list(bodies) == signature_names(model)
     traced = {}  # body -> its tf.function: a signature that is another's alias shares its graph
-    for name, (input_name, body) in bodies.items():
+    for name, (input_name, body, *inner) in bodies.items():  # inner: an input shape other than the default
         if body in traced:
             archive.add_endpoint(name, traced[body])
             continue
-        fn, input_signature = _endpoint(model, input_name, body, conditional)
+        inner = tuple(inner[0]) if inner else _default_inner_shape(model, input_name)
+        fn, input_signature = _endpoint(model, input_name, body, conditional, inner)
         traced[body] = archive.add_endpoint(name, fn, input_signature=input_signature)
         traced[body].get_concrete_function()  # traced now, so an alias can reuse it
     metadata = {
@@ -398,6 +424,8 @@ def _build_archive(model):
         "num_classes": model.num_classes if conditional else None,
         "signatures": signature_names(model),
     }
+    if family == "translation":  # the input domain A may differ from the output domain B
+        metadata["source_shape"] = list(model.source_shape)
     return archive, metadata
 
 
@@ -406,7 +434,7 @@ def save_for_serving(model, base_dir, version=None) -> str:
     """Exports `model` as the SavedModel `base_dir/<version>/` for TF Serving.
 
     Args:
-        model: a kerasgen GAN, VAE or AutoEncoder (or subclass), built.
+        model: a registered kerasgen model (or a subclass of one), built.
         base_dir: the model's base path (TF Serving's `--model_base_path`);
             created if missing.
         version: integer version directory name; None takes

@@ -103,6 +103,23 @@ def mean_squared_error(targets, predictions):
     )
 
 
+def mean_absolute_error(targets, predictions):
+    """Per-example mean absolute error, mean_i |x_i - x_hat_i|.
+
+    The L1 terms of image-to-image translation, averaged over pixels as in
+    the authors' code: pix2pix's L_L1(G) = E ||y - G(x)||_1 (Isola et al.,
+    2017, eq. 3), CycleGAN's cycle-consistency ||F(G(x)) - x||_1 (Zhu et al.,
+    2017, eq. 2) and its identity loss ||G(y) - y||_1 (Sec. 5.2).
+
+    Returns:
+        `(batch,)` mean over pixels, >= 0.
+    """
+    return ops.mean(
+        ops.reshape(ops.abs(targets - predictions), (ops.shape(targets)[0], -1)),
+        axis=-1,
+    )
+
+
 def binary_cross_entropy(targets, logits):
     """Per-example mean binary cross-entropy from logits, for targets in [0, 1].
 
@@ -244,6 +261,51 @@ def adversarial_loss_pair(name):
         raise ValueError(
             f"Unknown adversarial loss {name!r}; choose one of {sorted(ADVERSARIAL_LOSSES)}."
         ) from None
+
+
+# Image-to-image translation (pix2pix, CycleGAN) weighs the two players' terms its own way.
+TRANSLATION_LOSSES = ("non_saturating", "least_squares")
+
+
+def _check_translation_loss(kind):
+    if kind not in TRANSLATION_LOSSES:
+        raise ValueError(f"Unknown translation adversarial loss {kind!r}; choose one of {list(TRANSLATION_LOSSES)}.")
+
+
+def translation_discriminator_loss(real_scores, fake_scores, kind="non_saturating"):
+    """The discriminator loss of pix2pix and CycleGAN: half the GAN objective.
+
+    Isola et al. (2017), Sec. 3.3, and Zhu et al. (2017), Sec. 4: "we divide
+    the objective by 2 while optimizing D, which slows down the rate at which
+    D learns relative to G". With x the input and y the real output:
+
+        non_saturating (pix2pix):  L_D = 1/2 [-log D(x, y) - log(1 - D(x, G(x)))]
+        least_squares (CycleGAN):  L_D = 1/2 [(D(y) - 1)^2 + D(G(x))^2]
+
+    Scores are logits (non_saturating) or raw scores, one per image or a
+    PatchGAN map `(batch, h, w, 1)`; each patch is scored and the patches
+    averaged per example. Returns `(batch,)`.
+    """
+    _check_translation_loss(kind)
+    if kind == "non_saturating":
+        return 0.5 * discriminator_cross_entropy(real_scores, fake_scores)
+    # Mao et al.'s form already carries the 1/2: 1/2 (D(y) - 1)^2 + 1/2 D(G(x))^2.
+    return least_squares_discriminator_loss(real_scores, fake_scores, a=0.0, b=1.0)
+
+
+def translation_generator_loss(fake_scores, kind="non_saturating"):
+    """The adversarial term of the pix2pix and CycleGAN generators (not halved).
+
+        non_saturating (pix2pix, Isola et al., 2017, Sec. 3.3):  L_G = -log D(x, G(x))
+        least_squares (CycleGAN, Zhu et al., 2017, Sec. 4):      L_G = (D(G(x)) - 1)^2
+
+    The least-squares term has no factor 1/2 (unlike LSGAN's eq. 2), so the
+    cycle weight lambda = 10 means what it means in the paper. Returns `(batch,)`.
+    """
+    _check_translation_loss(kind)
+    if kind == "non_saturating":
+        return non_saturating_generator_loss(fake_scores)
+    return 2.0 * least_squares_generator_loss(fake_scores, c=1.0)
 
 
 # --------------------------------------------------------------------------

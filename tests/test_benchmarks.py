@@ -14,7 +14,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMOKE_MODELS = ["ae", "wae", "gan", "handwritten_dcgan"]
+SMOKE_MODELS = ["ae", "wae", "gan", "pix2pix", "cyclegan", "handwritten_dcgan"]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,10 @@ def test_every_row_has_finite_scores_speed_and_size(quick_rows):
         assert row["parameters"] > 0 and row["cpus"] >= 1
         assert row["feature_space"].startswith("fashion_mnist_classifier")
     assert rows["ae"]["scored"] == "reconstructions" and rows["wae"]["scored"] == "samples"
+    assert rows["pix2pix"]["scored"] == rows["cyclegan"]["scored"] == "translations"
+    assert rows["pix2pix"]["num_fake"] == rows["cyclegan"]["num_fake"] == 500  # quick: 500 test translations
+    assert 0 < rows["pix2pix"]["test_l1"] < 2 and 0 <= rows["pix2pix"]["class_kept"] <= 1
+    assert 0 < rows["cyclegan"]["test_cycle_l1"] < 2 and 0 <= rows["cyclegan"]["target_class_rate"] <= 1
     # The real-data floor is far below what a few seconds of training reach.
     assert rows["real_data_floor"]["fid"] < min(rows[name]["fid"] for name in SMOKE_MODELS)
 
@@ -56,4 +60,4 @@ def test_report_table_lists_every_row(quick_rows, tmp_path, monkeypatch):
     lines = [line for line in text.splitlines() if line.startswith("| ") and "FID" not in line]
     names = [line.split("|")[1].split()[0] for line in lines]
     assert sorted(names) == sorted(SMOKE_MODELS) and names[-1] == "handwritten_dcgan"  # registry order, baseline last
-    assert "ae (recon.)" in text
+    assert "ae (recon.)" in text and "pix2pix (transl.)" in text and "classified as B" in text

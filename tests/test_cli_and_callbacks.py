@@ -140,3 +140,44 @@ def test_train_under_a_named_strategy(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "replica(s) (MirroredStrategy)" in result.stdout
     assert (tmp_path / "run" / "model.keras").is_file()
+
+
+def test_train_translation_models_writes_translation_grids_and_exports(tmp_path):
+    """pix2pix learns edges -> images and cyclegan sneakers <-> ankle boots, offline, from the CLI."""
+    pix2pix = tmp_path / "pix2pix"
+    cli.main(["train", "pix2pix", "--epochs", "1", "--limit", "64", "--batch-size", "16",
+              "--model-arg", "base_filters=4", "--out", str(pix2pix)])
+    model = keras.models.load_model(pix2pix / "model.keras")
+    assert type(model).__name__ == "Pix2Pix" and int(model.optimizer.iterations.numpy()) == 4
+    # 4 blocks of 3 rows (edge maps, translations, real images), 8 columns of 28 + 2 px.
+    assert _png(pix2pix / "samples" / "translations_e001.png").shape == (2 + 12 * 30, 2 + 8 * 30)
+    assert not (pix2pix / "samples" / "samples_e001.png").exists()  # nothing to sample from a prior
+    with pytest.raises(SystemExit, match=r"translates images instead of sampling them.*model.translate"):
+        cli.main(["sample", str(pix2pix), "--out", str(tmp_path / "x.png")])
+
+    cyclegan = tmp_path / "cyclegan"
+    cli.main(["train", "cyclegan", "--epochs", "1", "--limit", "32", "--batch-size", "16", "--classes", "0", "6",
+              "--model-arg", "base_filters=4", "--model-arg", "num_blocks=1", "--out", str(cyclegan)])
+    # Rows: T-shirts, their translations to shirts, and those translated back.
+    assert _png(cyclegan / "samples" / "translations_e001.png").shape == (2 + 12 * 30, 2 + 8 * 30)
+    cli.main(["export", str(cyclegan), "--out", str(tmp_path / "served")])
+    metadata = json.loads((tmp_path / "served" / "1" / "assets.extra" / "kerasgen_export.json").read_text())
+    assert metadata["family"] == "translation" and metadata["signatures"] == ["serving_default", "a2b", "b2a"]
+    with pytest.raises(SystemExit, match="pass --dataset-b"):
+        cli.main(["train", "cyclegan", "--dataset", "mnist", "--out", str(tmp_path / "other")])
+
+
+def test_sample_grid_shows_inputs_translations_and_targets(tmp_path):
+    rng = np.random.default_rng(0)
+    edges = rng.uniform(-1, 1, (5, 28, 28, 1)).astype("float32")
+    colour = rng.uniform(-1, 1, (5, 28, 28, 3)).astype("float32")
+    model = kerasgen.models.Pix2Pix(image_shape=(28, 28, 3), source_shape=(28, 28, 1), base_filters=4)
+    grid = kerasgen.callbacks.SampleGrid(tmp_path, images=edges, targets=colour)
+    grid.set_model(model)
+    grid.on_epoch_end(0)
+    picture = _png(tmp_path / "translations_e001.png")
+    # One block of 5 columns: grey inputs shown as RGB beside the colour translations and targets.
+    assert picture.shape == (2 + 3 * 30, 2 + 5 * 30, 3)
+    first_input = picture[2:30, 2:30]
+    np.testing.assert_array_equal(first_input[..., 0], first_input[..., 2])
+    np.testing.assert_array_equal(first_input[..., 0], kerasgen.images.to_uint8(edges[0, :, :, 0]))

@@ -36,7 +36,12 @@ def make_model(spec, **overrides):
 
 def fashion_batches(spec, model, limit=256, batch_size=64):
     """Real Fashion-MNIST batches in the form the model trains on: images, (images, labels)
-    for conditional models, (images, indices) for indexed ones (GLO, GLANN)."""
+    for conditional models, (images, indices) for indexed ones (GLO, GLANN), (domain A, domain B)
+    images for translation models (edge maps -> images, or sneakers and ankle boots)."""
+    if spec.pairing:
+        return kerasgen.datasets.fashion_mnist_translation(
+            spec.pairing, limit=limit, batch_size=batch_size, seed=0, value_range=model.value_range
+        )
     return kerasgen.datasets.load(
         "fashion_mnist", split="train", limit=limit, batch_size=batch_size, seed=0,
         with_labels=spec.conditional, with_indices=spec.indexed, value_range=model.value_range,
@@ -48,6 +53,12 @@ IMAGE_AUTOENCODING_FAMILIES = ("autoencoder", "vae", "wae")
 
 
 def probe_inputs(spec, model, count=8):
+    """(images, labels) of the Fashion-MNIST test split; for translation models (domain A, domain B) images."""
+    if spec.pairing:
+        test = kerasgen.datasets.fashion_mnist_translation(
+            spec.pairing, split="test", batch_size=count, shuffle=False, value_range=model.value_range
+        )
+        return tuple(tensor.numpy() for tensor in next(iter(test)))
     images, labels = kerasgen.datasets.load_arrays("fashion_mnist", split="test", limit=count)
     return kerasgen.datasets.to_value_range(images, model.value_range), labels.astype("int32")
 
@@ -65,6 +76,10 @@ def probe_outputs(spec, model):
         outputs["encode"] = encoded[0] if isinstance(encoded, (list, tuple)) else encoded
     elif spec.indexed:  # GLO, GLANN: reconstruct the training images from their codes
         outputs["reconstruct"] = model.reconstruct(np.arange(len(images)))
+    elif spec.pairing:  # translation: each direction on images of its source domain
+        domains = {"a": images, "b": labels}
+        for direction in model.DIRECTIONS:
+            outputs[f"translate_{direction}"] = model.translate(domains[direction[0]], direction=direction)
     if hasattr(model, "log_prob"):  # explicit density (PixelCNN)
         outputs["log_prob"] = model.log_prob(images)
     assert outputs, f"{spec.name} exposes no inference method to check"

@@ -321,3 +321,125 @@ def test_tfds_mock_with_indices():
         ds = datasets.load("mnist", batch_size=5, with_indices=True, seed=0)
         indices = np.concatenate([i.numpy() for _, i in ds])
     assert sorted(indices.tolist()) == list(range(12))
+
+
+# ----------------------------------------------------------------------------- two domains
+def sobel_edges_by_hand(image, threshold):
+    """Edge map of one 2-D grey image in [0, 1] with explicit loops (zeros outside the image)."""
+    padded = np.pad(image.astype(np.float64), 1)
+    kx = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float64)
+    out = np.zeros(image.shape, np.uint8)
+    for i in range(image.shape[0]):
+        for j in range(image.shape[1]):
+            window = padded[i:i + 3, j:j + 3]
+            gx, gy = (window * kx).sum(), (window * kx.T).sum()
+            out[i, j] = 255 if np.hypot(gx, gy) / 4 > threshold else 0
+    return out
+
+
+def test_edge_map_matches_a_hand_computed_sobel_and_keeps_images_apart():
+    square = np.zeros((6, 6), np.uint8)
+    square[2:4, 2:4] = 255
+    edges = datasets.edge_map(square[None])
+    assert edges.shape == (1, 6, 6, 1) and edges.dtype == np.uint8
+    # A unit step gives |gradient| / 4 = 1 next to it and nothing two pixels away.
+    assert edges[0, 2, 1, 0] == 255 and edges[0, 0, 5, 0] == 0
+    np.testing.assert_array_equal(edges[0, :, :, 0], sobel_edges_by_hand(square / 255.0, 0.2))
+    rng = np.random.default_rng(0)
+    batch = rng.integers(0, 256, (3, 9, 7, 3), dtype=np.uint8)
+    for threshold in (0.1, 0.4):
+        maps = datasets.edge_map(batch, threshold=threshold)
+        for image, edge in zip(batch, maps):  # each image on its own: nothing leaks across the batch
+            np.testing.assert_array_equal(edge[..., 0], sobel_edges_by_hand(image.mean(axis=-1) / 255.0, threshold))
+    with pytest.raises(DatasetError, match=r"threshold=1.5 must be in \(0, 1\)"):
+        datasets.edge_map(batch, threshold=1.5)
+
+
+def test_load_pairs_keeps_pairs_aligned_through_shuffling():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (50, 6, 5, 1), dtype=np.uint8)
+    b = 255 - a  # in [-1, 1]: b = -a, so every pair can be checked
+    seen = []
+    for xa, xb in datasets.load_pairs(a, b, batch_size=16, seed=1).as_numpy_iterator():
+        assert xa.dtype == xb.dtype == np.float32
+        np.testing.assert_allclose(xb, -xa, atol=1e-6)
+        seen.extend(xa.reshape(len(xa), -1).tolist())
+    expected = datasets.to_value_range(a).reshape(50, -1).tolist()
+    assert sorted(seen) == sorted(expected) and seen != expected  # every pair once, shuffled
+    xa, xb = first(datasets.load_pairs(a, b, split="test", batch_size=50, value_range=(0, 1)))
+    np.testing.assert_allclose(xa, a / 255.0, atol=1e-6)  # not shuffled outside training splits
+    with pytest.raises(DatasetError, match="as many images in source_a as in source_b, got 50 and 49"):
+        datasets.load_pairs(a, b[:49])
+
+
+def test_load_pairs_from_two_folders_pairs_by_file_name(tmp_path):
+    for domain, value in (("A", 0), ("B", 255)):
+        (tmp_path / domain).mkdir()
+        for name in ("0001.png", "0002.png", "0003.png"):
+            write_png(tmp_path / domain / name, value=value)
+    xa, xb = first(datasets.load_pairs(tmp_path / "A", tmp_path / "B", batch_size=3))
+    assert xa.shape == xb.shape == (3, 6, 5, 1) and xa.max() == -1.0 and xb.min() == 1.0
+    os.rename(tmp_path / "B" / "0002.png", tmp_path / "B" / "0002b.png")
+    with pytest.raises(DatasetError, match=r"image 1 is '0002.png' in A and '0002b.png' in B"):
+        datasets.load_pairs(tmp_path / "A", tmp_path / "B")
+
+
+def test_load_unpaired_goes_once_through_the_larger_domain():
+    a = (np.arange(10, dtype=np.uint8) * 10)[:, None, None, None] * np.ones((1, 2, 2, 1), np.uint8)
+    b = (np.arange(25, dtype=np.uint8) * 10)[:, None, None, None] * np.ones((1, 2, 2, 1), np.uint8)
+
+    def ids(ds):
+        pairs = [(xa[:, 0, 0, 0], xb[:, 0, 0, 0]) for xa, xb in ds.as_numpy_iterator()]
+        return (np.round(np.concatenate([p[0] for p in pairs]) * 255).astype(int) // 10,
+                np.round(np.concatenate([p[1] for p in pairs]) * 255).astype(int) // 10)
+
+    ds = datasets.load_unpaired(a, b, batch_size=8, seed=3, value_range=(0, 1))
+    ids_a, ids_b = ids(ds)
+    assert sorted(ids_b) == list(range(25)) and list(ids_b) != list(range(25))  # B once, shuffled
+    assert len(ids_a) == 25 and set(ids_a) == set(range(10))  # A repeated to match
+    for start in (0, 10):  # each pass through A holds every A image once (reshuffled per pass)
+        assert sorted(ids_a[start:start + 10]) == list(range(10))
+    again_a, again_b = ids(ds)
+    assert list(again_b) != list(ids_b)  # a new order every epoch ...
+    replay_a, replay_b = ids(datasets.load_unpaired(a, b, batch_size=8, seed=3, value_range=(0, 1)))
+    assert list(replay_a) == list(ids_a) and list(replay_b) == list(ids_b)  # ... reproducible by seed
+    with pytest.raises(DatasetError, match=r"must be a pair \(classes of A, classes of B\)"):
+        datasets.load_unpaired(a, b, labels=[7, 9])
+    with pytest.raises(DatasetError, match="one split name or a pair"):
+        datasets.load_unpaired(a, b, split=("a", "b", "c"))
+
+
+def test_tfds_two_domains_with_mock_data():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=6):
+        ds = datasets.load_unpaired("cycle_gan/horse2zebra", "cycle_gan/horse2zebra", split=("trainA", "trainB"),
+                                    image_size=(32, 32), batch_size=4, seed=0)
+        shapes = [(xa.shape, xb.shape) for xa, xb in ds.as_numpy_iterator()]
+        assert shapes == [((4, 32, 32, 3), (4, 32, 32, 3)), ((2, 32, 32, 3), (2, 32, 32, 3))]
+        # Photos of every size need resizing before they can be batched.
+        with pytest.raises(DatasetError, match=r"varying size.*image_size=\(h, w\)"):
+            datasets.load_unpaired("cycle_gan/horse2zebra", "cycle_gan/horse2zebra", split=("trainA", "trainB"))
+        xa, xb = first(datasets.load_pairs("mnist", "mnist", split=("train", "test"), batch_size=6))
+        assert xa.shape == xb.shape == (6, 28, 28, 1)
+
+
+@needs_fashion
+def test_fashion_mnist_translation_tasks():
+    edges, images = first(datasets.fashion_mnist_translation("paired", split="test", batch_size=16, shuffle=False))
+    raw, _ = datasets.load_arrays("fashion_mnist", split="test", limit=16)
+    np.testing.assert_allclose(images, datasets.to_value_range(raw), atol=1e-6)
+    np.testing.assert_array_equal(edges, datasets.to_value_range(datasets.edge_map(raw)))
+    assert set(np.unique(edges)) == {-1.0, 1.0}
+    sneakers, boots = first(datasets.fashion_mnist_translation("unpaired", split="test", batch_size=64, seed=0))
+    by_class = {label: {image.tobytes() for image in datasets.load_arrays(
+        "fashion_mnist", split="test", labels=[label])[0]} for label in (7, 9)}
+
+    def as_bytes(batch):
+        return {np.round((image + 1) * 127.5).astype(np.uint8).tobytes() for image in batch}
+
+    assert as_bytes(sneakers) <= by_class[7] and as_bytes(boots) <= by_class[9]
+    other = first(datasets.fashion_mnist_translation("unpaired", split="test", batch_size=8, classes=(0, 6)))
+    assert other[0].shape == (8, 28, 28, 1)
+    with pytest.raises(DatasetError, match="'paired' or 'unpaired'"):
+        datasets.fashion_mnist_translation("aligned")

@@ -307,6 +307,23 @@ def test_spectral_norm_u_vectors_replicas_stay_identical_and_update(mirrored_str
             assert not np.allclose(after, before), f"{layer.name}.u was not updated"
 
 
+def test_cyclegan_image_pools_stay_identical_on_replicas(mirrored_strategy):
+    """Each replica queries the pool with its own fakes; the first replica's pool is kept on all."""
+    images = fashion_images(64)
+    with mirrored_strategy.scope():
+        model = kerasgen.models.CycleGAN(base_filters=4, num_blocks=1, pool_size=8, seed=0)
+        model.compile()
+    model.fit(images, images[::-1], batch_size=32, shuffle=False, epochs=1, verbose=0)  # 2 steps
+    assert int(model.optimizer.iterations.numpy()) == int(model.discriminator_optimizer.iterations.numpy()) == 2
+    pools = [model.pool_a, model.pool_b]
+    assert_replicas_identical([v for pool in pools for v in (pool.images, pool.count)], "image pool")
+    assert_replicas_identical(model.generator_variables + model.discriminator_variables, "weight")
+    for pool in pools:
+        assert replica_copies(pool.count)[0] == 8  # 16 fakes per replica and step: full after the first
+        stored = replica_copies(pool.images)[0]
+        assert np.abs(stored).max() <= 1.0 and stored.reshape(8, -1).std(axis=1).min() > 0  # fakes, no empty slots
+
+
 # ------------------------------------------------------------ multi-worker
 _WORKER_SCRIPT = """
 import json

@@ -81,6 +81,12 @@ def make_model(spec):
 
 
 def train_briefly(spec, model):
+    if spec.pairing:
+        data = kerasgen.datasets.fashion_mnist_translation(
+            spec.pairing, limit=128, batch_size=32, value_range=model.value_range, seed=0
+        )
+        model.fit(data, epochs=1, verbose=0)
+        return
     data = kerasgen.datasets.load(
         "fashion_mnist", split="train", limit=128, batch_size=32 * getattr(model, "discriminator_steps", 1),
         with_labels=spec.conditional, with_indices=spec.indexed, value_range=model.value_range, seed=0,
@@ -110,6 +116,9 @@ def live_outputs(spec, model, inputs):
     if spec.family in ("gan", "generator"):
         generated = model(z if labels is None else [z, labels], training=False)
         return {"serving_default": {"images": generated}}
+    if spec.family == "translation":  # every direction, on the probe images
+        translated = {d: {"images": model.translate(images, direction=d)} for d in model.DIRECTIONS}
+        return {"serving_default": translated["a2b"], **translated}
     if spec.family == "autoregressive":
         sampled = model.sample_from_uniform(inputs["noise"])
         return {
@@ -272,6 +281,8 @@ def test_saved_model_runs_without_kerasgen_and_matches_the_live_model(exports, m
         assert export.signature_names(model) == ["serving_default"]
     elif spec.family == "autoregressive":
         assert export.signature_names(model) == ["serving_default", "sample", "log_prob"]
+    elif spec.family == "translation":
+        assert export.signature_names(model) == ["serving_default", *model.DIRECTIONS]
     else:
         assert export.signature_names(model) == ["serving_default", "encode", "decode", "reconstruct"]
     assert sorted(loaded) == entry["signatures"], "the loader did not call every signature"

@@ -307,3 +307,55 @@ def test_drift_penalty_hand_computed():
     # weight * D(x)^2 with the default weight 1e-3: 1e-3 * 4 = 0.004, 1e-3 * 9 = 0.009, 0.
     np.testing.assert_allclose(_np(losses.drift_penalty(_f32(2.0, -3.0, 0.0))), [0.004, 0.009, 0.0], rtol=1e-6)
     np.testing.assert_allclose(_np(losses.drift_penalty(_f32(2.0, -3.0)[:, None], weight=0.5)), [2.0, 4.5], rtol=1e-6)
+
+
+# ------------------------------------------------------ image-to-image translation
+
+
+def test_mean_absolute_error_hand_computed():
+    targets = np.array([[[0.0, 1.0], [-1.0, 0.5]], [[0.0, 0.0], [0.0, 0.0]]], np.float32)
+    predictions = np.array([[[0.5, 1.0], [0.0, -0.5]], [[1.0, -1.0], [1.0, -1.0]]], np.float32)
+    # (0.5 + 0 + 1 + 1) / 4 and (1 + 1 + 1 + 1) / 4.
+    np.testing.assert_allclose(_np(losses.mean_absolute_error(targets, predictions)), [0.625, 1.0], rtol=1e-6)
+
+
+def test_pix2pix_discriminator_objective_is_halved():
+    # Isola et al.: D minimizes 1/2 [-log D(x, y) - log(1 - D(x, G(x)))]. At zero logits: 1/2 (log 2 + log 2).
+    np.testing.assert_allclose(_np(losses.translation_discriminator_loss(_f32(0.0), _f32(0.0))), [LOG2], rtol=1e-6)
+    # Real logit 2, fake logit -1: 1/2 (softplus(-2) + softplus(-1)) = 1/2 (0.126928 + 0.313262).
+    expected = 0.5 * (_softplus(-2.0) + _softplus(-1.0))
+    np.testing.assert_allclose(_np(losses.translation_discriminator_loss(_f32(2.0), _f32(-1.0))), [expected], rtol=1e-6)
+    # The generator's term is not halved: -log sigmoid(-1) = softplus(1).
+    np.testing.assert_allclose(_np(losses.translation_generator_loss(_f32(-1.0))), [_softplus(1.0)], rtol=1e-6)
+
+
+def test_cyclegan_least_squares_terms_follow_zhu_et_al():
+    # D: 1/2 [(D(y) - 1)^2 + D(G(x))^2] at D(y) = 0.5, D(G(x)) = 0.25: 1/2 (0.25 + 0.0625) = 0.15625.
+    np.testing.assert_allclose(
+        _np(losses.translation_discriminator_loss(_f32(0.5), _f32(0.25), "least_squares")), [0.15625], rtol=1e-6
+    )
+    # G: (D(G(x)) - 1)^2 without LSGAN's 1/2: (0.25 - 1)^2 = 0.5625, twice least_squares_generator_loss.
+    generator = _np(losses.translation_generator_loss(_f32(0.25), "least_squares"))
+    np.testing.assert_allclose(generator, [0.5625], rtol=1e-6)
+    np.testing.assert_allclose(generator, 2 * _np(losses.least_squares_generator_loss(_f32(0.25))), rtol=1e-6)
+
+
+def test_translation_losses_average_patch_maps_per_image():
+    # Two images of 2x2 PatchGAN scores: each patch is scored, then the patches are averaged per image.
+    real = np.array([[[1.0], [0.0]], [[0.5], [2.0]]], np.float32)[None].repeat(2, axis=0)
+    fake = np.zeros_like(real)
+    fake[1] = 1.0
+    real_np, fake_np = real.reshape(2, -1).astype(np.float64), fake.reshape(2, -1).astype(np.float64)
+    expected = 0.5 * (((real_np - 1.0) ** 2).mean(axis=1) + (fake_np**2).mean(axis=1))
+    np.testing.assert_allclose(
+        _np(losses.translation_discriminator_loss(real, fake, "least_squares")), expected, rtol=1e-6
+    )
+    softplus = np.log1p(np.exp(-real_np)).mean(axis=1) + np.log1p(np.exp(fake_np)).mean(axis=1)
+    np.testing.assert_allclose(_np(losses.translation_discriminator_loss(real, fake)), 0.5 * softplus, rtol=1e-6)
+
+
+def test_unknown_translation_loss_is_refused():
+    with pytest.raises(ValueError, match="choose one of"):
+        losses.translation_discriminator_loss(_f32(0.0), _f32(0.0), "hinge")
+    with pytest.raises(ValueError, match="choose one of"):
+        losses.translation_generator_loss(_f32(0.0), "wasserstein")

@@ -1,7 +1,9 @@
 """Layers used by kerasgen models."""
 
+from kerasgen.layers.image_pool import ImagePool
 from kerasgen.layers.masked_conv import MaskedConv2D
+from kerasgen.layers.padding import ReflectionPadding2D
 from kerasgen.layers.sampling import Sampling
 from kerasgen.layers.spectral_normalization import SpectralNormalization
 
-__all__ = ["MaskedConv2D", "Sampling", "SpectralNormalization"]
+__all__ = ["ImagePool", "MaskedConv2D", "ReflectionPadding2D", "Sampling", "SpectralNormalization"]

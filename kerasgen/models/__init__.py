@@ -11,6 +11,7 @@ from kerasgen.models.glo import GLANN, GLO
 from kerasgen.models.imle import IMLE
 from kerasgen.models.pixelcnn import PixelCNN
 from kerasgen.models.registry import REGISTRY, ModelSpec, get, register
+from kerasgen.models.translation import CycleGAN, Pix2Pix
 from kerasgen.models.vae import VAE, ConditionalVAE
 from kerasgen.models.wae import WAE
 from kerasgen.models.wgan import WGAN, WGANGP
@@ -19,6 +20,7 @@ __all__ = [
     "AutoEncoder",
     "ConditionalGAN",
     "ConditionalVAE",
+    "CycleGAN",
     "DCGAN",
     "DenoisingAutoEncoder",
     "GAN",
@@ -28,6 +30,7 @@ __all__ = [
     "IMLE",
     "LSGAN",
     "ModelSpec",
+    "Pix2Pix",
     "PixelCNN",
     "REGISTRY",
     "SNGAN",

@@ -25,6 +25,10 @@ class ModelSpec:
         indexed: whether the model trains on `(images, indices)` (one latent
             code per training image: GLO, GLANN); load such data with
             `kerasgen.datasets.load(..., with_indices=True)`.
+        pairing: for image-to-image translation, which batches of
+            `(domain A images, domain B images)` the model trains on:
+            "paired" (aligned, `kerasgen.datasets.load_pairs`) or "unpaired"
+            (`load_unpaired`); None for models of one image domain.
     """
 
     name: str
@@ -34,20 +38,24 @@ class ModelSpec:
     summary: str
     small_config: dict
     indexed: bool = False
+    pairing: str | None = None
 
     def create(self, **kwargs):
         """Builds the model with `kwargs` (latent_dim, image_shape, ...)."""
         return self.cls(**kwargs)
 
 
-def register(name, *, family, summary, conditional=False, small_config=None, indexed=False):
+def register(name, *, family, summary, conditional=False, small_config=None, indexed=False, pairing=None):
     """Class decorator adding a model to `REGISTRY` under `name`."""
+
+    if pairing not in (None, "paired", "unpaired"):
+        raise ValueError(f"pairing must be None, 'paired' or 'unpaired', got {pairing!r}.")
 
     def decorate(cls):
         if name in REGISTRY:
             raise ValueError(f"A model named {name!r} is already registered.")
         REGISTRY[name] = ModelSpec(
-            name, cls, family, conditional, summary, dict(small_config or {}), indexed
+            name, cls, family, conditional, summary, dict(small_config or {}), indexed, pairing
         )
         return cls
 

@@ -13,6 +13,12 @@ from kerasgen.networks.adversarial import (
 from kerasgen.networks.convolutional import conv_decoder, conv_encoder
 from kerasgen.networks.mapper import mlp_mapper
 from kerasgen.networks.pixelcnn import pixelcnn_network
+from kerasgen.networks.translation import (
+    patch_receptive_field,
+    patchgan_discriminator,
+    resnet_generator,
+    unet_generator,
+)
 
 __all__ = [
     "conv_decoder",
@@ -22,5 +28,9 @@ __all__ = [
     "mlp_discriminator",
     "mlp_generator",
     "mlp_mapper",
+    "patch_receptive_field",
+    "patchgan_discriminator",
     "pixelcnn_network",
+    "resnet_generator",
+    "unet_generator",
 ]

@@ -52,13 +52,21 @@ def _batch_norm(name):
 
 
 def _normalization(kind, name):
+    """A normalization layer by name, or None for `kind=None`.
+
+    "batch": (synchronized) batch norm; "layer": layer norm over H, W, C;
+    "instance": instance norm, each image's channels normalized over H, W
+    with no learned scale or shift (Ulyanov et al., 2016; CycleGAN's choice).
+    """
     if kind == "batch":
         return _batch_norm(name)
     if kind == "layer":
         return layers.LayerNormalization(axis=(1, 2, 3), name=name)
+    if kind == "instance":
+        return layers.GroupNormalization(groups=-1, epsilon=1e-5, center=False, scale=False, name=name)
     if kind is None:
         return None
-    raise ValueError(f"normalization must be 'batch', 'layer' or None, got {kind!r}.")
+    raise ValueError(f"normalization must be 'batch', 'layer', 'instance' or None, got {kind!r}.")
 
 
 def _maybe_spectral(layer, spectral_norm):
