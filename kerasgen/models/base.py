@@ -334,7 +334,19 @@ class AdversarialOptimizers:
     `model.discriminator_optimizer` updates `discriminator_variables`;
     `compile()` without optimizers uses `default_optimizers()`, the paper's.
     Both are saved with the model and restored by `keras.models.load_model`.
+    The two sides default to the networks named `generator` and
+    `discriminator`; models with more networks override the properties.
     """
+
+    @property
+    def generator_variables(self):
+        """The variables `model.optimizer` updates."""
+        return self.generator.trainable_variables
+
+    @property
+    def discriminator_variables(self):
+        """The variables `model.discriminator_optimizer` updates."""
+        return self.discriminator.trainable_variables
 
     def default_optimizers(self):
         """`(generator optimizer, discriminator optimizer)` used by `compile()` without arguments."""

@@ -289,15 +289,6 @@ class GAN(AdversarialOptimizers, GenerativeModel):
             )
         return first_batch
 
-    # ------------------------------------------------------------ compile
-    @property
-    def generator_variables(self):
-        return self.generator.trainable_variables
-
-    @property
-    def discriminator_variables(self):
-        return self.discriminator.trainable_variables
-
     def get_config(self):
         config = super().get_config()
         config.update(

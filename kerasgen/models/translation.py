@@ -231,14 +231,6 @@ class Pix2Pix(TranslationModel):
         )
         self.built = True  # the networks own every weight and are built already
 
-    @property
-    def generator_variables(self):
-        return self.generator.trainable_variables
-
-    @property
-    def discriminator_variables(self):
-        return self.discriminator.trainable_variables
-
     def translation_network(self, direction):
         return self.generator
 
