@@ -76,10 +76,16 @@ def run_one(name, budget_seconds, num_samples, quick, classifier_kwargs, out_pat
     model = spec.create(**(spec.small_config if quick else {}), image_shape=(28, 28, 1), seed=0)
     model.compile()
     steps = getattr(model, "discriminator_steps", None)
-    batch = 64 * steps if steps else 128  # adversarial fit batches hold k minibatches of m = 64
-    train = kerasgen.datasets.load("fashion_mnist", batch_size=batch, with_labels=spec.conditional,
-                                   with_indices=spec.indexed, seed=0,
-                                   value_range=model.value_range, drop_remainder=True, limit=2048 if quick else None)
+    limit = 2048 if quick else None
+    if spec.pairing:  # translation: the CLI's 32 (domain A, domain B) pairs per step
+        batch = 32
+        train = kerasgen.datasets.fashion_mnist_translation(spec.pairing, batch_size=batch, seed=0,
+                                                            drop_remainder=True, limit=limit)
+    else:
+        batch = 64 * steps if steps else 128  # adversarial fit batches hold k minibatches of m = 64
+        train = kerasgen.datasets.load("fashion_mnist", batch_size=batch, with_labels=spec.conditional,
+                                       with_indices=spec.indexed, seed=0,
+                                       value_range=model.value_range, drop_remainder=True, limit=limit)
     budget = WallClockBudget(budget_seconds)
     seen = {"batches": 0}
 
@@ -93,24 +99,25 @@ def run_one(name, budget_seconds, num_samples, quick, classifier_kwargs, out_pat
     test_x, _ = kerasgen.datasets.load_arrays("fashion_mnist", split="test")
     extractor = features.train_domain_classifier("fashion_mnist", **classifier_kwargs)
     real = kerasgen.datasets.to_value_range(test_x, extractor.value_range)
-    if hasattr(model, "generate"):
+    translation = {}
+    if spec.pairing:  # translations of the test split's domain A, scored against its domain B
+        translation = translation_scores(model, spec, extractor, limit=num_samples if quick else None)
+        real, sources = translation.pop("real"), translation.pop("sources")
+        num_samples = min(num_samples, len(sources))
+        generate, scored = in_order(sources, model.translate), "translations"
+    elif hasattr(model, "generate"):
         def generate(n, seed):
             return keras.ops.convert_to_numpy(model.generate(n, seed=seed))
         scored = "samples"
     else:  # autoencoders have no prior: score reconstructions of held-out training images
         train_x, _ = kerasgen.datasets.load_arrays("fashion_mnist", split="train")
         pool = kerasgen.datasets.to_value_range(train_x[-num_samples:], model.value_range)
-        offset = {"next": 0}
-
-        def generate(n, seed):
-            batch = pool[offset["next"]:offset["next"] + n]
-            offset["next"] += n
-            return keras.ops.convert_to_numpy(model.reconstruct(batch))
-        scored = "reconstructions"
+        generate, scored = in_order(pool, model.reconstruct), "reconstructions"
     num_samples = min(num_samples, SAMPLE_CAP.get(spec.family, num_samples))
     row = evaluation.evaluate_generator(generate, real, extractor, num_samples=num_samples,
-                                        kid_subsets=20 if quick else 100, kid_subset_size=min(1000, num_samples))
+                                        kid_subsets=20 if quick else 100, kid_subset_size=kid_subset_size(num_samples, len(real)))
     row["scored"] = scored
+    row.update(translation)
     row.update(model=type(model).__name__, name=name, train_seconds=seconds, train_batches=seen["batches"],
                train_images_per_second=seen["batches"] * batch / seconds, parameters=int(model.count_params()),
                peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
@@ -127,6 +134,60 @@ def run_one(name, budget_seconds, num_samples, quick, classifier_kwargs, out_pat
     with open(out_path, "w") as handle:
         json.dump(row, handle, indent=2, default=float)
     print(f"{name}: FID {row['fid']:.2f}, {row['train_images_per_second']:.0f} img/s")
+
+
+def kid_subset_size(num_fake, num_real):
+    """1,000 (Binkowski et al.'s subset size), but at most half the smaller set, so that KID's
+    subsets differ and its standard error means something (1,000 of 1,000 is always everything)."""
+    return min(1000, num_fake // 2, num_real // 2) if min(num_fake, num_real) < 2000 else 1000
+
+
+def in_order(images, transform):
+    """A `generate(n, seed)` for `evaluate_generator` returning `transform` of the next n `images`."""
+    import keras
+
+    offset = {"next": 0}
+
+    def generate(n, seed):
+        batch = images[offset["next"]:offset["next"] + n]
+        offset["next"] += n
+        return keras.ops.convert_to_numpy(transform(batch))
+
+    return generate
+
+
+def translation_scores(model, spec, extractor, limit=None):
+    """Held-out figures of a translation model, and its test sources and real targets.
+
+    Returns a dict with `real` (the test split's domain B images, what translations are
+    compared with) and `sources` (domain A test images), both in the model's value range
+    (the classifier's too), plus: for pix2pix, `test_l1` (mean |y - G(x)|) and
+    `class_kept` (how often the classifier gives a translation its source image's class,
+    the spirit of pix2pix's "FCN-score"); for CycleGAN, `test_cycle_l1` (mean of both
+    cycle errors) and `target_class_rate` (how often a translated A image is classified
+    as class B, e.g. a translated sneaker as an ankle boot). `limit` keeps the first N test
+    images (of each domain).
+    """
+    import keras
+    import numpy as np
+
+    import kerasgen
+
+    test = kerasgen.datasets.fashion_mnist_translation(
+        spec.pairing, split="test", batch_size=10_000, shuffle=False, limit=limit)
+    sources, real = (tensor.numpy() for tensor in next(iter(test)))
+    translated = np.concatenate([keras.ops.convert_to_numpy(model.translate(sources[i:i + 500]))
+                                 for i in range(0, len(sources), 500)])
+    predicted = extractor.logits(translated).argmax(axis=1)
+    scores = model.evaluate(test.unbatch().batch(500), return_dict=True, verbose=0)
+    out = {"real": real, "sources": sources}
+    if spec.pairing == "paired":
+        _, labels = kerasgen.datasets.load_arrays("fashion_mnist", split="test", limit=limit)
+        out.update(test_l1=float(scores["l1_loss"]), class_kept=float(np.mean(predicted == labels)))
+    else:
+        out.update(test_cycle_l1=float((scores["cycle_a_loss"] + scores["cycle_b_loss"]) / 2),
+                   target_class_rate=float(np.mean(predicted == kerasgen.datasets.FASHION_MNIST_DOMAINS[1])))
+    return out
 
 
 HANDWRITTEN = "handwritten_dcgan"
@@ -232,6 +293,10 @@ def write_report(folder):
             return f"-ELBO {row['test_negative_elbo']:.1f} nats"
         if "test_bits_per_dim" in row:
             return f"{row['test_bits_per_dim']:.3f} bits/dim"
+        if "test_l1" in row:
+            return f"L1 {row['test_l1']:.3f}; class kept {100 * row['class_kept']:.0f}%"
+        if "test_cycle_l1" in row:
+            return f"cycle L1 {row['test_cycle_l1']:.3f}; {100 * row['target_class_rate']:.0f}% classified as B"
         return ""
 
     def rss(row):
@@ -240,6 +305,8 @@ def write_report(folder):
     def name(row):
         if row.get("scored") == "reconstructions":
             return f"{row['name']} (recon.)"
+        if row.get("scored") == "translations":
+            return f"{row['name']} (transl.)"
         if row.get("num_fake", 10_000) < 10_000:
             return f"{row['name']} ({row['num_fake']:,} samples)"
         return row["name"]
@@ -261,8 +328,13 @@ def write_report(folder):
         "paper defaults and `--precision auto`; 10,000 samples vs the 10,000 test images in the features of "
         f"kerasgen's Fashion-MNIST classifier (test accuracy {rows[0]['classifier_test_accuracy']:.3f}). "
         f"Real-data floor (training vs test images): FID {floor['fid']:.2f}. Autoencoders have no prior to sample: "
-        "their rows (recon.) score reconstructions of 10,000 training images.\n\n"
-        "| model | FID (classifier) | KID | precision / recall | train images/s | peak RSS MiB | parameters | test likelihood |\n"
+        "their rows (recon.) score reconstructions of 10,000 training images. Translation models (transl.) "
+        "translate the test split's domain A and are scored against its domain B: pix2pix's edge maps of the "
+        "10,000 test images against those images, CycleGAN's 1,000 test sneakers against the 1,000 test ankle "
+        "boots (FID on 1,000 samples is biased upwards; KID is not); their images/s count pairs, and the last "
+        "column gives the test L1 and the share of translations the classifier puts in the intended class.\n\n"
+        "| model | FID (classifier) | KID | precision / recall | train images/s | peak RSS MiB | parameters | "
+        "test likelihood / translation |\n"
         "|---|---|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n\n"
         f"Published Inception FIDs on Fashion-MNIST (different feature space, not comparable): {published}.",
     )
