@@ -139,7 +139,7 @@ def run_one(name, budget_seconds, num_samples, quick, classifier_kwargs, out_pat
 def kid_subset_size(num_fake, num_real):
     """1,000 (Binkowski et al.'s subset size), but at most half the smaller set, so that KID's
     subsets differ and its standard error means something (1,000 of 1,000 is always everything)."""
-    return min(1000, num_fake // 2, num_real // 2) if min(num_fake, num_real) < 2000 else 1000
+    return min(1000, num_fake // 2, num_real // 2)
 
 
 def in_order(images, transform):
