@@ -521,6 +521,7 @@ def _image_names(source, split, data_dir):
 
 
 def _batched_pairs(ds, shuffle, shuffle_buffer, seed, batch_size, drop_remainder, value_range):
+    """Unbatched ``(a, b)`` image pairs -> shuffled (optionally), batched, scaled, prefetched pairs."""
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
