@@ -94,11 +94,7 @@ class SampleGrid(keras.callbacks.Callback):
         reconstructions = keras.ops.convert_to_numpy(
             model.reconstruct(originals, *self._conditional_args(model, count))
         )
-        interleaved = []
-        for start in range(0, count, per_row):
-            interleaved.extend(originals[start : start + per_row])
-            interleaved.extend(reconstructions[start : start + per_row])
-        return image_utils.make_grid(np.stack(interleaved), value_range, columns=per_row)
+        return _interleaved_grid([originals, reconstructions], value_range, per_row)
 
     def _translation_grid(self, model, value_range, per_row=8, blocks=4):
         count = min(len(self.images), per_row * blocks)
@@ -111,10 +107,7 @@ class SampleGrid(keras.callbacks.Callback):
             rows.append(self.targets[:count])
         if "b2a" in getattr(model, "DIRECTIONS", ()):
             rows.append(keras.ops.convert_to_numpy(model.translate(translated, direction="b2a")))
-        channels = max(row.shape[-1] for row in rows)  # grey rows beside colour rows become grey RGB
-        rows = [np.repeat(row, channels // row.shape[-1], axis=-1) for row in rows]
-        interleaved = [image for start in range(0, count, per_row) for row in rows for image in row[start : start + per_row]]
-        return image_utils.make_grid(np.stack(interleaved), value_range, columns=per_row)
+        return _interleaved_grid(rows, value_range, per_row)
 
     def _latent_scatter(self, model, size=512, margin=16):
         z_mean, _ = model.encode(self.images, *self._conditional_args(model, len(self.images)))
@@ -145,6 +138,19 @@ class SampleGrid(keras.callbacks.Callback):
     def _save(self, array, filename):
         path = image_utils.save_png(array, os.path.join(self.directory, filename))
         self.written.append(path)
+
+
+def _interleaved_grid(rows, value_range, per_row):
+    """One grid of blocks: for each `per_row` images, a row from each array of `rows` in turn.
+
+    `rows` are equally long `(N, H, W, C)` arrays (inputs, their reconstructions or
+    translations, ...); grey arrays beside colour ones are shown as grey RGB.
+    """
+    channels = max(row.shape[-1] for row in rows)
+    rows = [np.repeat(row, channels // row.shape[-1], axis=-1) for row in rows]
+    count = len(rows[0])
+    interleaved = [image for start in range(0, count, per_row) for row in rows for image in row[start : start + per_row]]
+    return image_utils.make_grid(np.stack(interleaved), value_range, columns=per_row)
 
 
 class CheckpointError(ValueError):

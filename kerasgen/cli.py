@@ -169,7 +169,8 @@ def train_command(args):
     seed = args.seed + initial_epoch
     samples = os.path.join(out, "samples")
     if spec.pairing:
-        train = _translation_data(datasets, spec, args, "train", args.batch_size or 32, model.value_range, seed)
+        train = _translation_data(datasets, spec, args, "train", args.batch_size or 32, model.value_range, seed,
+                                  limit=args.limit)
         held_out, targets = _translation_held_out(datasets, spec, args, model.value_range)
         # Only aligned pairs have ground-truth outputs to show beside the translations.
         sample_grid = callbacks.SampleGrid(
@@ -219,7 +220,8 @@ def _new_model(spec, args, datasets):
         probe = datasets.load_arrays(args.dataset, split="train", data_dir=args.data_dir, limit=args.limit)[0]
         model_kwargs.setdefault("num_images", len(probe))
     elif spec.pairing:  # two domains: A (inputs) and B (outputs) may differ in channels
-        source, probe = next(iter(_translation_data(datasets, spec, args, "train", 1, (-1.0, 1.0), args.seed)))
+        first = _translation_data(datasets, spec, args, "train", 1, (-1.0, 1.0), args.seed, limit=args.limit)
+        source, probe = next(iter(first))
         model_kwargs.setdefault("source_shape", tuple(source.shape[1:]))
     else:
         probe = datasets.load_arrays(args.dataset, split="train", data_dir=args.data_dir, limit=1)[0]
@@ -237,10 +239,10 @@ def _held_out(datasets, args, value_range, count=2048):
     return datasets.to_value_range(images, value_range), labels
 
 
-def _translation_data(datasets, spec, args, split, batch_size, value_range, seed, shuffle=None):
+def _translation_data(datasets, spec, args, split, batch_size, value_range, seed, shuffle=None, limit=None):
     """`(a_images, b_images)` batches for a translation model: the Fashion-MNIST task of its
     pairing, or --dataset (domain A) and --dataset-b (domain B)."""
-    common = dict(split=split, batch_size=batch_size, value_range=value_range, seed=seed, limit=args.limit,
+    common = dict(split=split, batch_size=batch_size, value_range=value_range, seed=seed, limit=limit,
                   data_dir=args.data_dir, shuffle=shuffle)
     if args.dataset_b is None:
         if args.dataset.lower().replace("-", "_") != "fashion_mnist":
@@ -254,7 +256,6 @@ def _translation_data(datasets, spec, args, split, batch_size, value_range, seed
 
 def _translation_held_out(datasets, spec, args, value_range, count=32):
     """Fixed test pairs `(a_images, b_images)` (NumPy) for the translation grids."""
-    args = argparse.Namespace(**{**vars(args), "limit": None})
     a_images, b_images = next(iter(_translation_data(datasets, spec, args, "test", count, value_range, 0, False)))
     return a_images.numpy(), b_images.numpy()
 

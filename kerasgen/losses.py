@@ -267,7 +267,8 @@ def adversarial_loss_pair(name):
 TRANSLATION_LOSSES = ("non_saturating", "least_squares")
 
 
-def _check_translation_loss(kind):
+def check_translation_loss(kind):
+    """ValueError unless `kind` names one of `TRANSLATION_LOSSES`."""
     if kind not in TRANSLATION_LOSSES:
         raise ValueError(f"Unknown translation adversarial loss {kind!r}; choose one of {list(TRANSLATION_LOSSES)}.")
 
@@ -286,7 +287,7 @@ def translation_discriminator_loss(real_scores, fake_scores, kind="non_saturatin
     PatchGAN map `(batch, h, w, 1)`; each patch is scored and the patches
     averaged per example. Returns `(batch,)`.
     """
-    _check_translation_loss(kind)
+    check_translation_loss(kind)
     if kind == "non_saturating":
         return 0.5 * discriminator_cross_entropy(real_scores, fake_scores)
     # Mao et al.'s form already carries the 1/2: 1/2 (D(y) - 1)^2 + 1/2 D(G(x))^2.
@@ -302,7 +303,7 @@ def translation_generator_loss(fake_scores, kind="non_saturating"):
     The least-squares term has no factor 1/2 (unlike LSGAN's eq. 2), so the
     cycle weight lambda = 10 means what it means in the paper. Returns `(batch,)`.
     """
-    _check_translation_loss(kind)
+    check_translation_loss(kind)
     if kind == "non_saturating":
         return non_saturating_generator_loss(fake_scores)
     return 2.0 * least_squares_generator_loss(fake_scores, c=1.0)

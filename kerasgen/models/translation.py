@@ -66,10 +66,7 @@ class TranslationModel(AdversarialOptimizers, GenerativeModel):
                 f"source_shape {source_shape} must be (height, width, channels) with the height and width "
                 f"of image_shape {self.image_shape}: translation keeps the image size."
             )
-        if adversarial_loss not in losses.TRANSLATION_LOSSES:
-            raise ValueError(
-                f"Unknown adversarial_loss {adversarial_loss!r}; choose one of {list(losses.TRANSLATION_LOSSES)}."
-            )
+        losses.check_translation_loss(adversarial_loss)
         self.source_shape = source_shape
         self.adversarial_loss = adversarial_loss
 
@@ -87,12 +84,13 @@ class TranslationModel(AdversarialOptimizers, GenerativeModel):
         """A network's output as float32 (networks may compute in bfloat16)."""
         return ops.cast(network(inputs, training=training), "float32")
 
-    def adversarial_terms(self, real_scores, fake_scores):
-        """(discriminator loss, which is halved, and generator loss), batch means."""
-        return (
-            ops.mean(losses.translation_discriminator_loss(real_scores, fake_scores, self.adversarial_loss)),
-            ops.mean(losses.translation_generator_loss(fake_scores, self.adversarial_loss)),
-        )
+    def discriminator_loss(self, real_scores, fake_scores):
+        """Batch mean of the (halved) discriminator loss, `losses.translation_discriminator_loss`."""
+        return ops.mean(losses.translation_discriminator_loss(real_scores, fake_scores, self.adversarial_loss))
+
+    def generator_loss(self, fake_scores):
+        """Batch mean of the generator's adversarial term, `losses.translation_generator_loss`."""
+        return ops.mean(losses.translation_generator_loss(fake_scores, self.adversarial_loss))
 
     # ---------------------------------------------------------- public API
     def translation_network(self, direction):
@@ -244,14 +242,14 @@ class Pix2Pix(TranslationModel):
             fake = self._run(self.generator, source, training=True)
         # D: one step on real pairs (x, y) and fake pairs (x, G(x)).
         with tf.GradientTape() as discriminator_tape:
-            d_loss, _ = self.adversarial_terms(
+            d_loss = self.discriminator_loss(
                 self._discriminate(source, target), self._discriminate(source, ops.stop_gradient(fake))
             )
         self.apply_gradients(discriminator_tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
         # G: fool the updated D, stay close to y. The tape resumes on the same G(x).
         with generator_tape:
             fake_scores = self._discriminate(source, fake)
-            g_loss = ops.mean(losses.translation_generator_loss(fake_scores, self.adversarial_loss))
+            g_loss = self.generator_loss(fake_scores)
             l1_loss = ops.mean(losses.mean_absolute_error(target, fake))
             total = g_loss + self.l1_weight * l1_loss
         self.apply_gradients(generator_tape, total, self.generator_variables)
@@ -260,9 +258,9 @@ class Pix2Pix(TranslationModel):
     def test_step(self, data):
         source, target = unpack_images_and_labels(data)
         fake = self._run(self.generator, source, training=False)
-        d_loss, g_loss = self.adversarial_terms(
-            self._discriminate(source, target, training=False), self._discriminate(source, fake, training=False)
-        )
+        fake_scores = self._discriminate(source, fake, training=False)
+        d_loss = self.discriminator_loss(self._discriminate(source, target, training=False), fake_scores)
+        g_loss = self.generator_loss(fake_scores)
         return self.record(d_loss=d_loss, g_loss=g_loss, l1_loss=ops.mean(losses.mean_absolute_error(target, fake)))
 
     def get_config(self):
@@ -398,10 +396,8 @@ class CycleGAN(TranslationModel):
         fake_a = self._run(self.generator_b2a, real_b, training)
         cycled_a = self._run(self.generator_b2a, fake_b, training)
         cycled_b = self._run(self.generator_a2b, fake_a, training)
-        g_a2b = ops.mean(losses.translation_generator_loss(
-            self._run(self.discriminator_b, fake_b, training), self.adversarial_loss))
-        g_b2a = ops.mean(losses.translation_generator_loss(
-            self._run(self.discriminator_a, fake_a, training), self.adversarial_loss))
+        g_a2b = self.generator_loss(self._run(self.discriminator_b, fake_b, training))
+        g_b2a = self.generator_loss(self._run(self.discriminator_a, fake_a, training))
         terms = {
             "g_a2b_loss": g_a2b,
             "g_b2a_loss": g_b2a,
@@ -417,6 +413,14 @@ class CycleGAN(TranslationModel):
             total += self.identity_weight * self.cycle_weight * (terms["identity_a_loss"] + terms["identity_b_loss"])
         return total, (fake_b, fake_a), terms
 
+    def discriminator_losses(self, real_a, real_b, fake_a, fake_b, training):
+        """Step 3's losses `(L_D_A, L_D_B)`: each discriminator on real images and fakes of its domain."""
+        d_a = self.discriminator_loss(
+            self._run(self.discriminator_a, real_a, training), self._run(self.discriminator_a, fake_a, training))
+        d_b = self.discriminator_loss(
+            self._run(self.discriminator_b, real_b, training), self._run(self.discriminator_b, fake_b, training))
+        return d_a, d_b
+
     def train_step(self, data):
         real_a, real_b = unpack_images_and_labels(data)
         with tf.GradientTape() as tape:
@@ -426,10 +430,7 @@ class CycleGAN(TranslationModel):
         pooled_b = self.pool_b(ops.stop_gradient(fake_b), seed=self.seed_generator)
         pooled_a = self.pool_a(ops.stop_gradient(fake_a), seed=self.seed_generator)
         with tf.GradientTape() as tape:
-            d_b_loss, _ = self.adversarial_terms(
-                self._run(self.discriminator_b, real_b, True), self._run(self.discriminator_b, pooled_b, True))
-            d_a_loss, _ = self.adversarial_terms(
-                self._run(self.discriminator_a, real_a, True), self._run(self.discriminator_a, pooled_a, True))
+            d_a_loss, d_b_loss = self.discriminator_losses(real_a, real_b, pooled_a, pooled_b, training=True)
             d_total = d_a_loss + d_b_loss
         self.apply_gradients(tape, d_total, self.discriminator_variables, self.discriminator_optimizer)
         return self.record(d_a_loss=d_a_loss, d_b_loss=d_b_loss, **terms)
@@ -437,10 +438,7 @@ class CycleGAN(TranslationModel):
     def test_step(self, data):
         real_a, real_b = unpack_images_and_labels(data)
         _, (fake_b, fake_a), terms = self.generator_objective(real_a, real_b, training=False)
-        d_b_loss, _ = self.adversarial_terms(
-            self._run(self.discriminator_b, real_b, False), self._run(self.discriminator_b, fake_b, False))
-        d_a_loss, _ = self.adversarial_terms(
-            self._run(self.discriminator_a, real_a, False), self._run(self.discriminator_a, fake_a, False))
+        d_a_loss, d_b_loss = self.discriminator_losses(real_a, real_b, fake_a, fake_b, training=False)
         return self.record(d_a_loss=d_a_loss, d_b_loss=d_b_loss, **terms)
 
     def get_config(self):
