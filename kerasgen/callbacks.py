@@ -110,8 +110,9 @@ class SampleGrid(keras.callbacks.Callback):
         return _interleaved_grid(rows, value_range, per_row)
 
     def _latent_scatter(self, model, size=512, margin=16):
-        z_mean, _ = model.encode(self.images, *self._conditional_args(model, len(self.images)))
-        z = keras.ops.convert_to_numpy(z_mean)
+        codes = model.encode(self.images, *self._conditional_args(model, len(self.images)))
+        # VAEs return (z_mean, z_log_var), autoencoders their code z.
+        z = keras.ops.convert_to_numpy(codes[0] if isinstance(codes, (tuple, list)) else codes)
         low, high = z.min(axis=0), z.max(axis=0)
         pixels = margin + (z - low) / np.maximum(high - low, 1e-8) * (size - 2 * margin)
         canvas = Image.new("RGB", (size, size), "white")
@@ -172,6 +173,20 @@ def _sha256(path):
     return digest.hexdigest()
 
 
+def _fsync_directory(directory):
+    """Makes the renames inside `directory` durable (a no-op where directories cannot be opened)."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
 def _write_atomically(path, text):
     temporary = f"{path}.partial"
     with open(temporary, "w") as handle:
@@ -181,37 +196,212 @@ def _write_atomically(path, text):
     os.replace(temporary, path)
 
 
+#: Any reported value (loss, penalty, score) or any weight whose magnitude exceeds
+#: this counts as diverged, like a NaN. Healthy kerasgen models stay orders of
+#: magnitude below it (a PixelCNN's loss on 256x256x3 images starts near 1e6 nats);
+#: a DCGAN trained at learning rate 1e6 reaches losses of 1e13 and weights of 1e30
+#: while every value is still finite.
+DIVERGENCE_BOUND = 1e10
+
+
+def diverged_values(values, bound=DIVERGENCE_BOUND):
+    """`{name: value}` of the entries of `values` that are not finite or exceed `bound` in magnitude."""
+    bad = {}
+    for name, value in (values or {}).items():
+        flat = np.asarray(keras.ops.convert_to_numpy(value), dtype="float64").reshape(-1)
+        offending = flat[~np.isfinite(flat) | (np.abs(flat) > bound)]
+        if offending.size:
+            bad[name] = float(offending[0])
+    return bad
+
+
+def diverged_weights(model, bound=DIVERGENCE_BOUND):
+    """Paths of `model`'s floating-point weights holding a non-finite value or one beyond `bound`."""
+    bad = []
+    for variable in model.weights:
+        if not np.issubdtype(np.dtype(keras.backend.standardize_dtype(variable.dtype)), np.floating):
+            continue  # seed-generator states, counters
+        array = keras.ops.convert_to_numpy(variable)
+        if array.size and not (np.all(np.isfinite(array)) and float(np.max(np.abs(array))) <= bound):
+            bad.append(variable.path)
+    return bad
+
+
 class AtomicModelCheckpoint(keras.callbacks.Callback):
     """Saves the whole model (weights, optimizer state, config) to `path` after every epoch.
 
-    The file is written beside `path` and then renamed over it, so an
-    interrupted run never leaves a half-written `.keras` file: `path` always
-    holds the last complete epoch. Beside it, `<name>.state.json` records the
-    epochs completed and the file's SHA-256, so `load_checkpoint` can resume
-    from the right epoch and detect a damaged file. An epoch whose logged
-    values are not finite (a diverged run) is not saved, so a NaN model never
-    replaces a good one.
+    Beside `path` (say `model.keras`), `model.state.json` records the epochs
+    completed, the epochs requested and the SHA-256 of the model file it
+    describes, so `load_checkpoint` resumes from the right epoch and detects a
+    damaged file. The two files are committed as one: for epoch N,
+
+    1. `write`: the model is saved to `model.partial.keras` (and fsynced);
+    2. `keep_previous`: the model of epoch N - 1 is renamed `model.previous.keras`;
+    3. `install`: `model.partial.keras` is renamed `model.keras`;
+    4. `commit`: `model.state.json` is replaced, atomically, by epoch N's record;
+    5. `drop_previous`: `model.previous.keras` is deleted.
+
+    Whichever step a kill interrupts, the state on disk describes a complete
+    model that is still there (epoch N - 1 before step 4, epoch N after it),
+    and `recover_checkpoint` (run by `load_checkpoint` and at the start of
+    `kerasgen train`) puts that model back at `path` and deletes leftovers. So
+    a kill costs at most the interrupted epoch.
+
+    An epoch is not saved (and the previous good pair stays) when it was cut
+    short (fewer batches than `fit` planned: a NaN guard stopped it), when a
+    logged value is not finite or beyond `DIVERGENCE_BOUND`, or when any weight
+    is: a diverged model never replaces a good one.
+
+    Args:
+        path: the `.keras` file.
+        run: optional JSON-serializable description of the run (the CLI's
+            arguments), stored in the state so `--resume` can check it.
     """
 
-    def __init__(self, path):
+    #: The steps of one commit, in order; `on_commit_step` is called after each.
+    COMMIT_STEPS = ("write", "keep_previous", "install", "commit", "drop_previous")
+
+    def __init__(self, path, run=None):
         super().__init__()
         if not str(path).endswith(".keras"):
             raise ValueError(f"AtomicModelCheckpoint writes .keras files, got {path!r}.")
         self.path = str(path)
+        self.run = run
+        self.saved_epochs = []  # epochs (1-based) this callback committed
+        self.skipped = {}  # epoch (1-based) -> why it was not saved
+        self._batches = 0
 
     @staticmethod
     def state_path(path):
         return str(path)[: -len(".keras")] + ".state.json"
 
+    @staticmethod
+    def partial_path(path):
+        return str(path)[: -len(".keras")] + ".partial.keras"
+
+    @staticmethod
+    def previous_path(path):
+        return str(path)[: -len(".keras")] + ".previous.keras"
+
+    def on_commit_step(self, step):
+        """Called after each of `COMMIT_STEPS`; a no-op (fault-injection tests interrupt here)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches += 1
+
+    def _why_not_saved(self, logs):
+        planned = self.params.get("steps") if self.params else None
+        if planned and self._batches < planned:
+            return f"it stopped after {self._batches} of {planned} batches"
+        bad = diverged_values(logs)
+        if bad:
+            return "its logged values diverged (" + ", ".join(f"{k}={v:g}" for k, v in bad.items()) + ")"
+        weights = diverged_weights(self.model)
+        if weights:
+            return f"{len(weights)} weight tensors hold non-finite or huge values (e.g. {weights[0]})"
+        return None
+
     def on_epoch_end(self, epoch, logs=None):
-        if not all(np.all(np.isfinite(value)) for value in (logs or {}).values()):
+        reason = self._why_not_saved(logs)
+        if reason:
+            self.skipped[epoch + 1] = reason
             return
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        temporary = self.path[: -len(".keras")] + ".partial.keras"
-        self.model.save(temporary)
-        state = {"epochs_completed": epoch + 1, "sha256": _sha256(temporary)}
-        os.replace(temporary, self.path)
+        directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, exist_ok=True)
+        partial, previous = self.partial_path(self.path), self.previous_path(self.path)
+        self.model.save(partial)
+        with open(partial, "rb+") as handle:
+            os.fsync(handle.fileno())
+        state = {
+            "epochs_completed": epoch + 1,
+            "epochs_requested": int(self.params.get("epochs", epoch + 1)) if self.params else epoch + 1,
+            "sha256": _sha256(partial),
+        }
+        if self.run is not None:
+            state["run"] = self.run
+        self.on_commit_step("write")
+        if os.path.exists(self.path):
+            os.replace(self.path, previous)
+        self.on_commit_step("keep_previous")
+        os.replace(partial, self.path)
+        _fsync_directory(directory)
+        self.on_commit_step("install")
         _write_atomically(self.state_path(self.path), json.dumps(state, indent=2))
+        _fsync_directory(directory)
+        self.on_commit_step("commit")
+        if os.path.exists(previous):
+            os.remove(previous)
+        self.on_commit_step("drop_previous")
+        self.saved_epochs.append(epoch + 1)
+
+
+def _read_state(state_path):
+    """The state record at `state_path` (a dict with sane counts), or CheckpointError."""
+    try:
+        with open(state_path) as handle:
+            state = json.load(handle)
+        completed, recorded = state["epochs_completed"], state["sha256"]
+        requested = state.get("epochs_requested", completed)
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise CheckpointError(
+            f"{state_path} is unreadable ({error}); delete the run folder (or train with --overwrite) to start over."
+        ) from error
+    counts_ok = all(isinstance(n, int) and not isinstance(n, bool) for n in (completed, requested))
+    if not counts_ok or completed < 1 or completed > requested or not isinstance(recorded, str):
+        raise CheckpointError(
+            f"{state_path} is corrupt: it records {completed!r} epochs completed of {requested!r} requested "
+            "(must be whole numbers with 1 <= completed <= requested). Delete the run folder (or train with "
+            "--overwrite) to start over."
+        )
+    return state
+
+
+def recover_checkpoint(path):
+    """Finishes or rolls back a checkpoint commit that a kill interrupted; returns the state or None.
+
+    Deletes `*.partial` leftovers; when the state describes `model.previous.keras`
+    (a kill between steps 2 and 4 of the commit), puts it back as `path`; when
+    it describes `path`, deletes a leftover `model.previous.keras`. A folder
+    whose files match no record is left as it is for `load_checkpoint` to report.
+    """
+    path = str(path)
+    state_path = AtomicModelCheckpoint.state_path(path)
+    previous = AtomicModelCheckpoint.previous_path(path)
+    for leftover in (AtomicModelCheckpoint.partial_path(path), f"{state_path}.partial"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    if not os.path.exists(state_path):
+        return None
+    state = _read_state(state_path)
+    if os.path.exists(previous):
+        if os.path.exists(path) and _sha256(path) == state["sha256"]:
+            os.remove(previous)  # killed after the commit, before the clean-up
+        elif _sha256(previous) == state["sha256"]:
+            os.replace(previous, path)  # killed before the commit: roll back to the recorded epoch
+            _fsync_directory(os.path.dirname(os.path.abspath(path)))
+    return state
+
+
+def check_checkpoint(path):
+    """The state record of a complete, intact checkpoint at `path`, or CheckpointError.
+
+    First completes or rolls back an interrupted commit (`recover_checkpoint`),
+    then checks that the model file matches the SHA-256 its state records.
+    """
+    path = str(path)
+    state = recover_checkpoint(path)
+    if state is None or not os.path.exists(path):
+        missing = os.path.basename(AtomicModelCheckpoint.state_path(path) if state is None else path)
+        raise CheckpointError(f"No complete checkpoint at {path}: {missing} is missing, so there is nothing to resume.")
+    if _sha256(path) != state["sha256"]:
+        raise CheckpointError(
+            f"{path} is corrupt or partial: its SHA-256 differs from the one recorded when it was written. "
+            "Restore it from a backup, or delete the run folder and train from scratch."
+        )
+    return state
 
 
 def load_checkpoint(path):
@@ -221,56 +411,59 @@ def load_checkpoint(path):
         `(model, epochs_completed)`.
 
     Raises:
-        CheckpointError: the file or its state record is missing, the file does
-            not match the SHA-256 recorded when it was written (partial copy,
-            disk corruption), or Keras cannot read it.
+        CheckpointError: the file or its state record is missing, the state
+            is unreadable or its counts impossible, the file does not match
+            the SHA-256 recorded when it was written (partial copy, disk
+            corruption), or Keras cannot read it (see `check_checkpoint`).
     """
-    path = str(path)
-    state_path = AtomicModelCheckpoint.state_path(path)
-    if not os.path.exists(path) or not os.path.exists(state_path):
-        raise CheckpointError(
-            f"No complete checkpoint at {path} (and {os.path.basename(state_path)}): nothing to resume. "
-            "Run without --resume to start training."
-        )
+    state = check_checkpoint(path)
     try:
-        with open(state_path) as handle:
-            state = json.load(handle)
-        epochs_completed, recorded = int(state["epochs_completed"]), state["sha256"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise CheckpointError(f"{state_path} is unreadable ({error}); delete the run folder to start over.") from error
-    if _sha256(path) != recorded:
-        raise CheckpointError(
-            f"{path} is corrupt or partial: its SHA-256 differs from the one recorded when it was written. "
-            "Restore it from a backup, or delete the run folder and train from scratch."
-        )
-    try:
-        model = keras.models.load_model(path)
+        model = keras.models.load_model(str(path))
     except Exception as error:  # Keras raises many types for unreadable archives
         raise CheckpointError(f"Keras could not load {path}: {error}") from error
-    return model, epochs_completed
+    return model, state["epochs_completed"]
 
 
 class TerminateOnNaN(keras.callbacks.Callback):
-    """Stops training at the first batch whose reported values are not finite.
+    """Stops training when a reported value or a weight diverges.
 
     Unlike `keras.callbacks.TerminateOnNaN`, which only watches `loss`, this
-    checks every reported term (GANs report `d_loss`, `g_loss`, penalties) and
-    keeps a message saying which terms diverged and what to try, in `message`.
+    checks every reported term after each batch (GANs report `d_loss`,
+    `g_loss`, penalties) and every weight at the end of each epoch, and counts
+    as diverged a value that is not finite or exceeds `bound` in magnitude
+    (default `DIVERGENCE_BOUND`, 1e10). It keeps a message saying which terms
+    diverged and what to try, in `message`.
     """
 
-    def __init__(self):
+    def __init__(self, bound=DIVERGENCE_BOUND):
         super().__init__()
+        self.bound = float(bound)
         self.message = None
+        self._epoch = 0
 
-    def on_train_batch_end(self, batch, logs=None):
-        bad = {name: float(value) for name, value in (logs or {}).items() if not np.all(np.isfinite(value))}
-        if bad and self.message is None:
-            terms = ", ".join(f"{name}={value}" for name, value in bad.items())
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+
+    def _stop(self, what):
+        if self.message is None:
             self.message = (
-                f"Training stopped at batch {batch + 1}: {terms}. Lower the learning rate, check that "
+                f"Training diverged in epoch {self._epoch}: {what}. Lower the learning rate, check that "
                 "the data are in the model's value_range, or for GANs add a penalty (e.g. r1_gamma=10)."
             )
             self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = diverged_values(logs, self.bound)
+        if bad:
+            terms = ", ".join(f"{name}={value:g}" for name, value in bad.items())
+            self._stop(f"at batch {batch + 1}, {terms} (not finite or beyond {self.bound:g})")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.message is None:
+            weights = diverged_weights(self.model, self.bound)
+            if weights:
+                self._stop(f"{len(weights)} weight tensors hold non-finite values or values beyond "
+                           f"{self.bound:g} (e.g. {weights[0]})")
 
 
 def rescale_images(images, from_range, to_range):

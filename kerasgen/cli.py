@@ -16,6 +16,8 @@ import os
 import sys
 import time
 
+import keras
+
 
 def _parse_model_arg(text):
     key, separator, value = text.partition("=")
@@ -25,6 +27,36 @@ def _parse_model_arg(text):
         return key, ast.literal_eval(value)
     except (ValueError, SyntaxError):
         return key, value
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
 
 
 def build_parser():
@@ -44,7 +76,7 @@ def build_parser():
         description=f"Train a model from the zoo. Models: {models_help}.",
     )
     train.add_argument("model", choices=sorted(REGISTRY), help="which model to train")
-    train.add_argument("--dataset", default="fashion_mnist", help="dataset name, IDX folder or image folder (default: fashion_mnist)")
+    train.add_argument("--dataset", default=None, help="dataset name, IDX folder or image folder (default: fashion_mnist)")
     train.add_argument("--data-dir", default=None, help="folder holding the dataset files (IDX files for fashion_mnist)")
     train.add_argument(
         "--dataset-b", default=None,
@@ -55,29 +87,36 @@ def build_parser():
         "--classes", type=int, nargs=2, default=None, metavar=("A", "B"),
         help="cyclegan on fashion_mnist: the classes of domains A and B (default: 7 9, sneakers -> ankle boots)",
     )
-    train.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
+    train.add_argument("--epochs", type=_positive_int, default=None, help="training epochs in all, resumed ones included (default: 5)")
     train.add_argument(
-        "--batch-size", type=int, default=None,
+        "--batch-size", type=_positive_int, default=None,
         help="images per update: 128 for autoencoders/VAEs; for GANs the real minibatch m of each "
         "discriminator step (default 64), so fit batches hold k * m images; 32 pairs for translation models",
     )
-    train.add_argument("--latent-dim", type=int, default=None, help="latent size (default: the model's own)")
-    train.add_argument("--learning-rate", type=float, default=None, help="optimizer learning rate (default: the paper's)")
-    train.add_argument("--limit", type=int, default=None, help="train on the first N images only (quick runs)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--latent-dim", type=_positive_int, default=None, help="latent size (default: the model's own)")
+    train.add_argument("--learning-rate", type=_positive_float, default=None,
+                       help="optimizer learning rate (default: the paper's); with --resume, applied to the resumed run")
+    train.add_argument("--limit", type=_positive_int, default=None, help="train on the first N images only (quick runs)")
+    train.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
     train.add_argument(
         "--strategy", default="auto", choices=["auto", "default", "mirrored", "multi_worker"],
         help="tf.distribute strategy: auto = MirroredStrategy over 2+ local GPUs, else none; "
         "multi_worker reads TF_CONFIG (see kerasgen.distribute)",
     )
     train.add_argument(
-        "--precision", default="auto", choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+        "--precision", default=None, choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
         help="dtype policy; auto = mixed_bfloat16 on CPUs with bfloat16 units (AMX), mixed_float16 on GPUs, else float32",
     )
     train.add_argument("--out", default=None, help="run folder (default: runs/MODEL)")
     train.add_argument(
         "--resume", action="store_true",
-        help="continue the run in --out from its last complete epoch (model, optimizer and noise state) up to --epochs",
+        help="continue the run in --out from its last complete epoch (model, optimizer and noise state) up to "
+        "--epochs; other options default to the run's own and must match it (except --learning-rate)",
+    )
+    train.add_argument(
+        "--overwrite", action="store_true",
+        help="train from scratch in an --out that already holds a run (its model is replaced once the "
+        "new run's first epoch is saved)",
     )
     train.add_argument(
         "--model-arg", action="append", type=_parse_model_arg, default=[], metavar="KEY=VALUE",
@@ -91,7 +130,7 @@ def build_parser():
         description="Generate images from a run folder (or a .keras file) and write them as one PNG grid.",
     )
     sample.add_argument("run", help="run folder written by `kerasgen train`, or a .keras file")
-    sample.add_argument("--num", type=int, default=64, help="number of images (default: 64)")
+    sample.add_argument("--num", type=_positive_int, default=64, help="number of images (default: 64)")
     sample.add_argument("--labels", type=int, nargs="*", default=None, help="class labels for conditional models")
     sample.add_argument("--seed", type=int, default=None, help="sampling seed (default: random)")
     sample.add_argument("--out", default="samples.png", help="output PNG (default: samples.png)")
@@ -105,7 +144,7 @@ def build_parser():
     )
     export.add_argument("run", help="run folder written by `kerasgen train`, or a .keras file")
     export.add_argument("--out", required=True, help="model base directory, e.g. saved_models/vae_fashion_mnist")
-    export.add_argument("--version", type=int, default=None, help="version number (default: next integer)")
+    export.add_argument("--version", type=_non_negative_int, default=None, help="version number (default: next integer)")
     export.set_defaults(handler=export_command)
 
     evaluate = commands.add_parser(
@@ -117,7 +156,7 @@ def build_parser():
         "from cache) the domain classifier used as the default offline feature space and prints its accuracy.",
     )
     evaluate.add_argument("run", nargs="?", help="run folder, .keras file or SavedModel folder to score")
-    evaluate.add_argument("--num-samples", type=int, default=10_000, help="generated images (default: 10000)")
+    evaluate.add_argument("--num-samples", type=_positive_int, default=10_000, help="generated images (default: 10000)")
     evaluate.add_argument(
         "--features", default="fashion_mnist_classifier", choices=["fashion_mnist_classifier", "inception"],
         help="feature space (default: fashion_mnist_classifier, trained by kerasgen; inception needs --inception-weights)",
@@ -133,19 +172,130 @@ def build_parser():
     return parser
 
 
-def train_command(args):
-    import keras
+#: Options that define a run, with their defaults. `--resume` takes the run's own
+#: value for each one not given and refuses a different one (changing the data or
+#: the architecture mid-run is a new run, not a resumed one).
+RUN_OPTIONS = {"dataset": "fashion_mnist", "data_dir": None, "dataset_b": None, "classes": None,
+               "batch_size": None, "limit": None, "seed": 0, "precision": "auto", "model_arg": {}}
+DEFAULT_EPOCHS = 5
 
+
+def _json_value(value):
+    """`value` as it comes back from JSON (tuples as lists), for comparisons with a stored run."""
+    return json.loads(json.dumps(value))
+
+
+def _run_folder(args):
+    """The run folder `--out` (default runs/MODEL), or a one-line exit if it cannot be one."""
+    out = args.out or os.path.join("runs", args.model)
+    if os.path.exists(out) and not os.path.isdir(out):
+        sys.exit(f"--out {out} is a file, not a folder: pass a folder for the run (it is created if missing).")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as error:
+        sys.exit(f"Cannot create the run folder --out {out}: {error.strerror or error}.")
+    return out
+
+
+def _existing_run(callbacks, model_path, args):
+    """The checkpoint state of the run in `model_path`'s folder (None if none); exits where training
+    would resume nothing or overwrite a run without --overwrite."""
+    out = os.path.dirname(model_path)
+    state_name = os.path.basename(callbacks.AtomicModelCheckpoint.state_path(model_path))
+    try:
+        state = callbacks.recover_checkpoint(model_path)  # also finishes a commit a kill interrupted
+    except callbacks.CheckpointError as error:
+        if not args.overwrite:
+            sys.exit(f"Cannot {'resume' if args.resume else 'train'}: {error}")
+        state = None
+    has_model = os.path.exists(model_path)
+    if args.resume and args.overwrite:
+        sys.exit("--resume continues the run in --out and --overwrite replaces it: pass one of them.")
+    if args.resume and state is not None:
+        try:
+            callbacks.check_checkpoint(model_path)  # a damaged model is the first thing to report
+        except callbacks.CheckpointError as error:
+            sys.exit(f"Cannot resume: {error}")
+    if args.resume and state is None:
+        if has_model:
+            sys.exit(
+                f"Cannot resume: {model_path} has no {state_name} beside it, so kerasgen cannot tell which epoch "
+                "it holds or check that it is complete. It is left untouched: copy it elsewhere to keep it, "
+                "then train with --overwrite to start from scratch in this folder, or pick another --out."
+            )
+        sys.exit(f"Cannot resume: nothing to resume in {out} (no model.keras and {state_name}). "
+                 "Run without --resume to start training there.")
+    if not args.resume and not args.overwrite and (state is not None or has_model):
+        held = f"epoch {state['epochs_completed']} of a run" if state else "a model.keras"
+        sys.exit(
+            f"{out} already holds {held}; kerasgen never overwrites a run silently. Pass --resume to continue "
+            "it, --overwrite to train from scratch and replace it, or another --out."
+        )
+    return state
+
+
+def _resolve_run_options(args, state):
+    """Fills the options left unset: from the resumed run's record, else the defaults.
+
+    Exits when --resume gets an option whose value differs from the run's own.
+    """
+    recorded = (state or {}).get("run") if args.resume else None
+    differences = []
+    for name, default in RUN_OPTIONS.items():
+        given = dict(args.model_arg) if name == "model_arg" else getattr(args, name)
+        unset = given is None or given == {}
+        if recorded is not None and name in recorded:
+            own = recorded[name]
+            if name == "model_arg" and not unset:
+                differences += [f"--model-arg {key}={value!r} (the run's: {own.get(key, 'the default')!r})"
+                                for key, value in given.items() if _json_value(value) != own.get(key, object())]
+            elif not unset and _json_value(given) != own:
+                differences.append(f"--{name.replace('_', '-')} {given} (the run's: {own})")
+            given = own
+        elif unset:
+            given = default
+        setattr(args, name, given)
+    if differences:
+        sys.exit(
+            "Cannot resume with options that differ from the run's own: " + "; ".join(differences) + ". "
+            "Drop them (the run's values are used), or start a new run in another --out."
+        )
+
+
+def _set_learning_rate(model, learning_rate):
+    """Sets the learning rate of the model's optimizer (and discriminator's); returns the old one."""
+    old = None
+    for optimizer in (model.optimizer, getattr(model, "discriminator_optimizer", None)):
+        if optimizer is None:
+            continue
+        if isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            sys.exit(f"--learning-rate cannot replace the learning-rate schedule of {type(model).__name__}'s "
+                     "optimizer; drop it, or change the schedule in Python.")
+        old = float(keras.ops.convert_to_numpy(optimizer.learning_rate)) if old is None else old
+        optimizer.learning_rate.assign(learning_rate)
+    return old
+
+
+def _record(args, batch_size):
+    """What defines the run, stored in its checkpoint state for --resume."""
+    run = {name: _json_value(dict(args.model_arg) if name == "model_arg" else getattr(args, name))
+           for name in RUN_OPTIONS}
+    run.update(model=args.model, batch_size=batch_size, learning_rate=args.learning_rate)
+    return run
+
+
+def train_command(args):
     from kerasgen import callbacks, datasets, distribute, models, precision
 
     spec = models.get(args.model)
+    out = _run_folder(args)
+    model_path = os.path.join(out, "model.keras")
+    state = _existing_run(callbacks, model_path, args)
+    _resolve_run_options(args, state)
     strategy = distribute.get_strategy(args.strategy)  # before any other TF op (multi-worker needs it)
     keras.utils.set_random_seed(args.seed)
     print(f"Precision policy: {precision.set_precision(args.precision)}; "
           f"{strategy.num_replicas_in_sync} replica(s) ({type(strategy).__name__})")
-    out = args.out or os.path.join("runs", args.model)
-    os.makedirs(out, exist_ok=True)
-    model_path = os.path.join(out, "model.keras")
 
     if args.resume:
         try:
@@ -158,25 +308,40 @@ def train_command(args):
                 f"Cannot resume: {model_path} holds a {type(model).__name__} model, not {spec.cls.__name__}; "
                 "pick another --out or the matching model name."
             )
-        print(f"Resuming {model_path} after epoch {initial_epoch} of {args.epochs}.")
+        if args.latent_dim and args.latent_dim != model.latent_dim:
+            sys.exit(f"Cannot resume with --latent-dim {args.latent_dim}: the run's model has latent_dim "
+                     f"{model.latent_dim}. Drop --latent-dim, or start a new run in another --out.")
+        epochs = args.epochs or state.get("epochs_requested", initial_epoch)
+        if epochs < initial_epoch:
+            sys.exit(f"Cannot resume to --epochs {epochs}: {model_path} already holds {initial_epoch} epochs. "
+                     f"Pass --epochs larger than {initial_epoch} to train further.")
+        if epochs == initial_epoch:
+            print(f"{model_path} already holds all {epochs} epochs: nothing to do (pass a larger --epochs "
+                  "to train further).")
+            return
+        if args.learning_rate:
+            old = _set_learning_rate(model, args.learning_rate)
+            print(f"Learning rate set to {args.learning_rate:g} for the resumed epochs (the run used {old:g}).")
+        print(f"Resuming {model_path} after epoch {initial_epoch} of {epochs}.")
     else:
+        epochs = args.epochs or DEFAULT_EPOCHS
         with strategy.scope():
             model, initial_epoch = _new_model(spec, args, datasets), 0
 
     # GANs take k real minibatches of m images per fit batch (Algorithm 1);
     # --batch-size is global: the strategy splits it over its replicas.
     steps = getattr(model, "discriminator_steps", None)
+    batch_size = args.batch_size or (32 if spec.pairing else 64 if steps else 128)
     seed = args.seed + initial_epoch
     samples = os.path.join(out, "samples")
     if spec.pairing:
-        train = _translation_data(datasets, spec, args, "train", args.batch_size or 32, model.value_range, seed,
+        train = _translation_data(datasets, spec, args, "train", batch_size, model.value_range, seed,
                                   limit=args.limit)
         held_out, targets = _translation_held_out(datasets, spec, args, model.value_range)
         # Only aligned pairs have ground-truth outputs to show beside the translations.
         sample_grid = callbacks.SampleGrid(
             samples, images=held_out, targets=targets if spec.pairing == "paired" else None, seed=args.seed)
     else:
-        batch_size = args.batch_size or (64 if steps else 128)
         train = datasets.load(
             args.dataset, split="train", limit=args.limit, batch_size=batch_size * (steps or 1),
             value_range=model.value_range, data_dir=args.data_dir, with_labels=spec.conditional,
@@ -186,25 +351,35 @@ def train_command(args):
         sample_grid = callbacks.SampleGrid(samples, images=held_out, labels=held_out_labels, seed=args.seed)
 
     nan_guard = callbacks.TerminateOnNaN()
+    checkpoint = callbacks.AtomicModelCheckpoint(model_path, run=_record(args, batch_size))
     history = model.fit(
         train,
-        epochs=args.epochs,
+        epochs=epochs,
         initial_epoch=initial_epoch,
-        callbacks=[
-            sample_grid,
-            keras.callbacks.TensorBoard(os.path.join(out, "logs")),
-            nan_guard,
-            callbacks.AtomicModelCheckpoint(model_path),
-        ],
+        # The guard first: it stops a diverged epoch before anything draws or saves it.
+        callbacks=[nan_guard, sample_grid, keras.callbacks.TensorBoard(os.path.join(out, "logs")), checkpoint],
     )
     if nan_guard.message:
-        sys.exit(f"{nan_guard.message} The last complete epoch is saved in {model_path}.")
+        sys.exit(f"{nan_guard.message} {_what_is_saved(callbacks, model_path, checkpoint, args.resume)}")
     summary = {"model": args.model, "args": {k: v for k, v in vars(args).items() if k != "handler"},
-               "initial_epoch": initial_epoch,
+               "initial_epoch": initial_epoch, "epochs": epochs,
                "history": {k: [float(x) for x in v] for k, v in history.history.items()}}
     with open(os.path.join(out, "run.json"), "w") as handle:
-        json.dump(summary, handle, indent=2)
+        json.dump(summary, handle, indent=2, default=str)
     print(f"Wrote {model_path}, sample grids in {os.path.join(out, 'samples')}, TensorBoard logs in {os.path.join(out, 'logs')}")
+
+
+def _what_is_saved(callbacks, model_path, checkpoint, resumed):
+    """One sentence saying what a diverged run left on disk, read from the disk."""
+    state = callbacks.recover_checkpoint(model_path)
+    if state is None or not os.path.exists(model_path):
+        return "Nothing was saved: no epoch of this run completed with finite weights."
+    held = state["epochs_completed"]
+    if checkpoint.saved_epochs or resumed:
+        return (f"{model_path} holds epoch {held}, the last complete epoch with finite weights: continue from it "
+                "with --resume and a lower --learning-rate.")
+    return (f"No epoch of this run was saved; {model_path} still holds epoch {held} of the run it replaced, "
+            "untouched.")
 
 
 def _new_model(spec, args, datasets):
@@ -228,9 +403,7 @@ def _new_model(spec, args, datasets):
     model = spec.create(image_shape=probe.shape[1:], seed=args.seed, **model_kwargs)
     model.compile()
     if args.learning_rate:
-        for optimizer in (model.optimizer, getattr(model, "discriminator_optimizer", None)):
-            if optimizer is not None:
-                optimizer.learning_rate.assign(args.learning_rate)
+        _set_learning_rate(model, args.learning_rate)
     return model
 
 
@@ -262,8 +435,6 @@ def _translation_held_out(datasets, spec, args, value_range, count=32):
 
 def load_run(path):
     """Loads the model of a run folder (its model.keras) or a .keras file."""
-    import keras
-
     import kerasgen  # noqa: F401  (registers the serializable classes)
 
     model_path = os.path.join(path, "model.keras") if os.path.isdir(path) else path
@@ -273,8 +444,6 @@ def load_run(path):
 
 
 def sample_command(args):
-    import keras
-
     from kerasgen import images
 
     model = load_run(args.run)
@@ -282,7 +451,10 @@ def sample_command(args):
     kwargs = {"seed": args.seed}
     if getattr(model, "num_classes", None):
         kwargs["labels"] = args.labels
-    generated = keras.ops.convert_to_numpy(model.generate(args.num, **kwargs))
+    try:
+        generated = keras.ops.convert_to_numpy(model.generate(args.num, **kwargs))
+    except ValueError as error:  # labels of the wrong count or range
+        sys.exit(f"Cannot sample: {error}")
     # Conditional samples default to labels 0, 1, 2, ...: one class per column.
     images.save_grid(generated, args.out, model.value_range, columns=getattr(model, "num_classes", None))
     print(f"Wrote {args.num} samples to {args.out}")
@@ -333,7 +505,6 @@ def _saved_model_generator(path):
 
 
 def evaluate_command(args):
-    import keras
 
     from kerasgen import callbacks, datasets
     from kerasgen.metrics import evaluation, features

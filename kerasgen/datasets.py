@@ -133,9 +133,15 @@ def _list_image_dir(directory: str, split):
     """(folder read, sorted image paths, labels (N,) int32 or None) of a folder of images."""
     if split and os.path.isdir(os.path.join(directory, str(split))):
         directory = os.path.join(directory, str(split))
-    subdirs = [os.path.join(directory, d) for d in sorted(os.listdir(directory))]
-    classes = [d for d in subdirs if os.path.isdir(d) and _image_files(d)]
+    subdirs = [os.path.join(directory, d) for d in sorted(os.listdir(directory)) if not d.startswith(".")]
+    classes = [d for d in subdirs if os.path.isdir(d)]
     files, labels = _image_files(directory), None
+    empty = [d for d in classes if not _image_files(d)]
+    if empty and len(empty) < len(classes):
+        raise DatasetError(f"class folder {empty[0]} holds no image files {IMAGE_EXTENSIONS}, so its class "
+                           "would silently vanish and the classes after it be renumbered. Fix: add its images "
+                           "or remove the folder.")
+    classes = [d for d in classes if d not in empty]
     if classes and files:
         raise DatasetError(f"{directory} holds both images and class subfolders. Fix: move "
                            f"the loose images (e.g. {files[0]}) into a class subfolder.")
@@ -208,6 +214,14 @@ def _check_arrays(images, labels, origin: str):
         if labels.ndim != 1 or len(labels) != len(images):
             raise DatasetError(f"{origin}: {len(images)} images but labels of shape {labels.shape};"
                                " counts must match. Fix: pass one int label per image.")
+        if labels.dtype.kind == "f" and not np.all(np.isfinite(labels) & (labels == np.round(labels))):
+            bad = labels[~(np.isfinite(labels) & (labels == np.round(labels)))][0]
+            raise DatasetError(f"{origin}: labels must be whole numbers (class ids), got {bad!r} of dtype "
+                               f"{labels.dtype}. Fix: pass integer labels, e.g. labels.astype(int) after "
+                               "checking they are the class ids you mean.")
+        if labels.dtype.kind not in "iuf" and len(labels):
+            raise DatasetError(f"{origin}: labels must be integer class ids, got dtype {labels.dtype}. "
+                               "Fix: map them to integers 0..num_classes-1.")
         labels = labels.astype(np.int32)
     return images, labels
 
@@ -294,10 +308,14 @@ def _tfds_load(name, split, data_dir, shuffle, seed):
                          shuffle_files=shuffle, read_config=tfds.ReadConfig(shuffle_seed=seed))
     except Exception as e:  # noqa: BLE001 - TFDS raises many types (offline, missing modules...)
         if name == "fashion_mnist":
+            searched = _fashion_dir() if data_dir is None else os.fspath(data_dir)
+            where = (f"no IDX files in {searched}" if os.path.isdir(searched)
+                     else f"{searched} does not exist")
+            if data_dir is not None and _has_idx(_fashion_dir()):
+                where += f"; {_fashion_dir()} does hold them: drop data_dir= (--data-dir) to use it"
             raise DatasetError(
-                "Fashion-MNIST not found locally (no IDX files in data_dir or "
-                f"{_fashion_dir()}) and TFDS failed ({type(e).__name__}: {e}). Fix: "
-                f"{_INSTALL_HINT}, or go online so TFDS can download it.") from e
+                f"Fashion-MNIST not found locally ({where}) and TFDS failed ({type(e).__name__}: {e}). "
+                f"Fix: {_INSTALL_HINT}, or go online so TFDS can download it.") from e
         if type(e).__name__ == "DatasetNotFoundError":
             raise DatasetError(f"{name!r} is not a TFDS builder. Fix: check the name "
                                f"(tfds.list_builders()) or use a locally supported source: "

@@ -75,7 +75,8 @@ call boundary; the graph then asserts, before running any network, that each
 input has the right shape (`z` `(batch, latent_dim)`, `images`
 `(batch, H, W, C)`, `labels` `(batch,)`), that labels lie in
 `[0, num_classes)`, that image values lie in `value_range` (tolerance 1e-3,
-no NaN), and that `z`/`images` and `labels` have the same batch size. Each
+no NaN), that `z` is finite, and that `z`/`images` and `labels` have the same
+batch size. An empty batch returns empty outputs of the right shapes. Each
 failure is an `InvalidArgumentError` (HTTP 400 from TF Serving) whose message
 names the input, what it should be and what it got, e.g.
 `assertion failed: [labels must be int32 class ids of shape (batch,) in [0, 10);
@@ -234,6 +235,12 @@ def _input_checks(model, name, tensor, labels, inner):
         ))
     value_checks = []
     with tf.control_dependencies(shape_checks):
+        if name == "z":
+            value_checks.append(_assert(
+                tf.reduce_all(tf.math.is_finite(tensor)),
+                f"z must be float32 {expected_shape} with finite values (draws from N(0, I)); got values in",
+                tf.reduce_min(tensor), tf.reduce_max(tensor),
+            ))
         if name == "noise":
             value_checks.append(_assert(
                 tf.reduce_all(tf.logical_and(tensor >= 0.0, tensor < 1.0)),  # False for NaN
@@ -364,7 +371,14 @@ def _endpoint(model, input_name, body, conditional, inner):
         with tf.control_dependencies(checks):
             tensor = tf.identity(tensor)
             labels = None if labels is None else tf.identity(labels)
-        return body(tensor, labels)
+        # An empty batch runs the networks on one valid placeholder row and returns none of it:
+        # some kernels mis-shape empty batches (an empty conv-transpose output can gain channels).
+        count = tf.shape(tensor)[0]
+        placeholder = model.value_range[0] if input_name == "images" else 0.0
+        tensor = tf.cond(count > 0, lambda: tensor, lambda: tf.fill([1, *inner], placeholder))
+        if labels is not None:
+            labels = tf.cond(count > 0, lambda: labels, lambda: tf.zeros([1], labels.dtype))
+        return {key: value[:count] for key, value in body(tensor, labels).items()}
 
     # Named parameters (not *args) give the signature its input names.
     if input_name == "z":

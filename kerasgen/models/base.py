@@ -13,6 +13,10 @@ algorithm box of their paper.
 from __future__ import annotations
 
 import copy
+import contextlib
+import functools
+import operator
+import re
 
 import keras
 import numpy as np
@@ -36,6 +40,51 @@ def unpack_images_and_labels(data):
     return images, labels
 
 
+# Messages of the in-pipeline input checks travel inside TensorFlow's
+# InvalidArgumentError between these marks; `fit`/`evaluate` raise them as ValueError.
+_CHECK_OPEN, _CHECK_CLOSE = "<<kerasgen input check: ", " :kerasgen input check>>"
+
+
+@contextlib.contextmanager
+def input_errors_as_value_errors():
+    """Re-raises a failed in-pipeline input check (`GenerativeModel.batch_assertions`) as ValueError."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as error:
+        found = re.search(re.escape(_CHECK_OPEN) + "(.*?)" + re.escape(_CHECK_CLOSE), error.message, re.S)
+        if found is None:
+            raise
+        raise ValueError(found.group(1)) from None
+
+
+def assert_that(condition, template, *values):
+    """A `tf.debugging.Assert` op whose message is `template` with `{}` filled by `values` in graph.
+
+    The message is raised by `fit`/`evaluate` as a ValueError (see `input_errors_as_value_errors`).
+    """
+    message = tf.strings.format(_CHECK_OPEN + template + _CHECK_CLOSE, values, summarize=-1)
+    return tf.debugging.Assert(condition, [message])
+
+
+def sampler(generate):
+    """Decorates `generate(num_samples, ...)`: ValueError unless `num_samples` is an int >= 0, and
+    `(0, H, W, C)` float32 images for 0 (some networks mis-shape empty batches)."""
+
+    @functools.wraps(generate)
+    def checked(self, num_samples, *args, **kwargs):
+        try:
+            count = operator.index(num_samples)
+        except TypeError:
+            raise ValueError(f"num_samples must be an int >= 0, got {num_samples!r}.") from None
+        if count < 0:
+            raise ValueError(f"num_samples must be an int >= 0, got {count}.")
+        if count == 0:
+            return ops.zeros((0, *self.image_shape), "float32")
+        return generate(self, count, *args, **kwargs)
+
+    return checked
+
+
 def num_replicas():
     """Replicas in sync under the current `tf.distribute` strategy (1 outside one)."""
     return tf.distribute.get_strategy().num_replicas_in_sync
@@ -45,6 +94,10 @@ def num_replicas():
 # half of the seed; Keras's TF backend reduces seeds mod 2**31 - 2, where this
 # is still 506952115, so replica streams are ~5e8 draws apart.
 _REPLICA_SEED_STRIDE = 0x9E3779B1
+
+
+#: Where an in-pipeline check failed; its `{}` is filled with the batch number.
+BATCH_LOCATION = " in batch {} of the epoch"
 
 
 class ReplicaSeedGenerator(keras.random.SeedGenerator):
@@ -178,23 +231,96 @@ class GenerativeModel(keras.Model):
         return low + images * (high - low)
 
     # -------------------------------------------------------- input checking
-    def fit(self, x=None, y=None, *args, **kwargs):
+    def fit(self, x=None, y=None, *args, check_inputs=True, **kwargs):
+        """`keras.Model.fit` after checking its data (see `check_training_data`).
+
+        With `check_inputs=True` (the default) every batch of a `tf.data.Dataset`
+        is checked in the input pipeline too (`batch_assertions`: value range, NaN,
+        labels), so a bad batch late in an epoch fails with the same ValueError as
+        a bad first batch. `check_inputs=False` skips the per-batch checks.
+        """
         self.check_training_data(x, y, kwargs.get("batch_size"))
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # the pipeline shuffles; Keras would warn
-        return super().fit(x, y, *args, **kwargs)
+            if check_inputs:
+                x = self.checked_batches(x)
+        validation = kwargs.get("validation_data")
+        if check_inputs and isinstance(validation, tf.data.Dataset):
+            kwargs["validation_data"] = self.checked_batches(validation)
+        with input_errors_as_value_errors():
+            return super().fit(x, y, *args, **kwargs)
 
-    def evaluate(self, x=None, y=None, *args, **kwargs):
+    def evaluate(self, x=None, y=None, *args, check_inputs=True, **kwargs):
+        """`keras.Model.evaluate` after the checks of `fit`."""
         self.check_training_data(x, y)
-        return super().evaluate(x, y, *args, **kwargs)
+        if check_inputs and isinstance(x, tf.data.Dataset):
+            x = self.checked_batches(x)
+        with input_errors_as_value_errors():
+            return super().evaluate(x, y, *args, **kwargs)
+
+    def checked_batches(self, dataset):
+        """`dataset` with `batch_assertions` run on every batch inside the pipeline.
+
+        The checks run in tf.data's threads, beside the prefetching, not in the
+        (possibly XLA-compiled) training step.
+        """
+
+        def check(index, batch):
+            with tf.control_dependencies(self.batch_assertions(batch, index + 1)):
+                return tf.nest.map_structure(tf.identity, batch)
+
+        return dataset.enumerate().map(check, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def batch_assertions(self, batch, number):
+        """Assertion ops on one batch (`number`: its 1-based position in the epoch).
+
+        Images must be finite and in `value_range`, labels of conditional models
+        in `[0, num_classes)`. Subclasses with other batch structures or
+        constraints extend it.
+        """
+        images, labels = unpack_images_and_labels(batch)
+        checks = [self.images_assertion(images, number)]
+        if self.num_classes and labels is not None:
+            checks.append(self.labels_assertion(labels, number))
+        return checks
+
+    def _range_template(self, what, location=""):
+        low, high = self.value_range
+        return (
+            f"{type(self).__name__} expects {what} in [{low:g}, {high:g}], got values in [{{}}, {{}}]{location}. "
+            f"Load them with kerasgen.datasets.load(..., value_range=({low:g}, {high:g})) "
+            "or build the model with value_range matching your data."
+        )
+
+    def images_assertion(self, images, number, what="images"):
+        """Assertion op: `images` are finite and within `value_range` (plus the tolerance)."""
+        low, high = self.value_range
+        values = tf.cast(images, tf.float32)
+        ok = tf.reduce_all(tf.logical_and(values >= low - _RANGE_TOLERANCE, values <= high + _RANGE_TOLERANCE))
+        any_nan = tf.reduce_any(tf.math.is_nan(values))
+        nan = tf.constant(float("nan"))
+        vmin = tf.where(any_nan, nan, tf.reduce_min(values))
+        vmax = tf.where(any_nan, nan, tf.reduce_max(values))
+        return assert_that(ok, self._range_template(what, BATCH_LOCATION), vmin, vmax, number)
+
+    def labels_assertion(self, labels, number):
+        """Assertion op: class labels in `[0, num_classes)`."""
+        labels = tf.cast(labels, tf.int64)
+        ok = tf.reduce_all(tf.logical_and(labels >= 0, labels < self.num_classes))
+        return assert_that(ok, self._labels_template(BATCH_LOCATION), tf.reduce_min(labels), tf.reduce_max(labels),
+                           number)
+
+    def _labels_template(self, location=""):
+        return f"{type(self).__name__} was built with num_classes={self.num_classes}, got labels in [{{}}, {{}}]{location}."
 
     def check_training_data(self, x, y=None, batch_size=None):
         """Checks shape, dtype, value range (and labels) of what `fit` receives.
 
         NumPy arrays and tensors are checked whole; for a `tf.data.Dataset`
-        the element spec and the first batch are checked. Raises ValueError
-        with what is wrong and how to fix it. Returns the size of the first
-        batch `fit` will see (Keras batches arrays by 32 unless told), or None.
+        the element spec and the first batch are checked here (and, by `fit`,
+        every batch in the pipeline). Raises ValueError with what is wrong and
+        how to fix it. Returns the size of the first batch `fit` will see
+        (Keras batches arrays by 32 unless told), or None.
         """
         if isinstance(x, tf.data.Dataset):
             spec = x.element_spec
@@ -214,9 +340,12 @@ class GenerativeModel(keras.Model):
         if isinstance(images, (np.ndarray, tf.Tensor)):
             self.check_images(images.shape, images.dtype, np.asarray(images))
             if first_batch is None:
+                if not images.shape[0]:
+                    raise ValueError(f"{type(self).__name__}: got an empty array of images (shape "
+                                     f"{tuple(images.shape)}); there is nothing to train on.")
                 first_batch = min(batch_size or 32, int(images.shape[0]))
         if self.num_classes:
-            self.check_labels(labels)
+            self.check_labels(labels, None if isinstance(x, tf.data.Dataset) else len(images))
         return first_batch
 
     def check_images(self, shape, dtype, values=None, expected_shape=None, what="images"):
@@ -243,13 +372,10 @@ class GenerativeModel(keras.Model):
             low, high = self.value_range
             vmin, vmax = float(values.min()), float(values.max())
             if np.isnan(vmin) or vmin < low - _RANGE_TOLERANCE or vmax > high + _RANGE_TOLERANCE:
-                raise ValueError(
-                    f"{name} expects {what} in [{low:g}, {high:g}], got values in [{vmin:g}, {vmax:g}]. "
-                    f"Load them with kerasgen.datasets.load(..., value_range=({low:g}, {high:g})) "
-                    "or build the model with value_range matching your data."
-                )
+                raise ValueError(self._range_template(what).format(f"{vmin:g}", f"{vmax:g}"))
 
-    def check_labels(self, labels):
+    def check_labels(self, labels, count=None):
+        """ValueError unless `labels` are integer class ids in `[0, num_classes)` (`count` of them, if given)."""
         name = type(self).__name__
         if labels is None:
             raise ValueError(
@@ -259,11 +385,10 @@ class GenerativeModel(keras.Model):
         values = np.asarray(labels)
         if not np.issubdtype(values.dtype, np.integer):
             raise ValueError(f"{name} expects integer class labels, got dtype {values.dtype}.")
+        if count is not None and (values.ndim != 1 or len(values) != count):
+            raise ValueError(f"{name} got {count} images but labels of shape {values.shape}: pass one label per image.")
         if values.size and (values.min() < 0 or values.max() >= self.num_classes):
-            raise ValueError(
-                f"{name} was built with num_classes={self.num_classes}, got labels in "
-                f"[{values.min()}, {values.max()}]."
-            )
+            raise ValueError(self._labels_template().format(values.min(), values.max()))
 
     def default_labels(self, num_samples, labels=None):
         """Labels for conditional sampling: `labels` checked, or 0, 1, ..., cycling."""

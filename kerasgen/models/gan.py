@@ -24,7 +24,14 @@ import tensorflow as tf
 from keras import ops
 
 from kerasgen import augment, losses, networks
-from kerasgen.models.base import AdversarialOptimizers, GenerativeModel, unpack_images_and_labels
+from kerasgen.models.base import (
+    AdversarialOptimizers,
+    BATCH_LOCATION,
+    GenerativeModel,
+    assert_that,
+    sampler,
+    unpack_images_and_labels,
+)
 from kerasgen.models.registry import register
 
 
@@ -269,6 +276,7 @@ class GAN(AdversarialOptimizers, GenerativeModel):
         z, labels = (inputs if self.num_classes else (inputs, None))
         return self._generate(z, labels, training=training, generator=self.sampling_generator)
 
+    @sampler
     def generate(self, num_samples, labels=None, seed=None):
         """`num_samples` images in `value_range` from z ~ N(0, I) (int `seed` = reproducible).
 
@@ -278,16 +286,28 @@ class GAN(AdversarialOptimizers, GenerativeModel):
         labels = ops.convert_to_tensor(self.default_labels(num_samples, labels)) if self.num_classes else None
         return self._generate(z, labels, training=False, generator=self.sampling_generator)
 
+    def _batch_size_template(self, location=""):
+        k = self.discriminator_steps
+        return (
+            f"{type(self).__name__} makes k={k} discriminator updates per generator update and "
+            f"splits each fit batch into k minibatches of m real images, but got batches of {{}}{location}. "
+            f"Use a batch size that is a multiple of {k}, e.g. {64 * k} for m = 64, and "
+            "drop_remainder=True so that the last batch is full."
+        )
+
     def check_training_data(self, x, y=None, batch_size=None):
         first_batch = super().check_training_data(x, y, batch_size)
         k = self.discriminator_steps
         if first_batch is not None and k > 1 and first_batch % k:
-            raise ValueError(
-                f"{type(self).__name__} makes k={k} discriminator updates per generator update and "
-                f"splits each fit batch into k minibatches of m real images, but got batches of "
-                f"{first_batch}. Use a batch size that is a multiple of {k}, e.g. {64 * k} for m = 64."
-            )
+            raise ValueError(self._batch_size_template().format(first_batch))
         return first_batch
+
+    def batch_assertions(self, batch, number):
+        checks = super().batch_assertions(batch, number)
+        size = tf.shape(unpack_images_and_labels(batch)[0])[0]
+        checks.append(assert_that(tf.equal(size % self.discriminator_steps, 0),
+                                  self._batch_size_template(BATCH_LOCATION), size, number))
+        return checks
 
     def get_config(self):
         config = super().get_config()

@@ -33,7 +33,15 @@ import tensorflow as tf
 from keras import ops
 
 from kerasgen import losses, networks
-from kerasgen.models.base import GenerativeModel, num_replicas, unpack_images_and_labels
+from kerasgen.models.base import (
+    BATCH_LOCATION,
+    GenerativeModel,
+    assert_that,
+    input_errors_as_value_errors,
+    num_replicas,
+    sampler,
+    unpack_images_and_labels,
+)
 from kerasgen.models.imle import nearest_neighbours
 from kerasgen.models.registry import register
 
@@ -336,7 +344,8 @@ class GLO(GenerativeModel):
         """
         if self.initialization == "pca" and float(self.codes_initialized.numpy()) == 0.0 and x is not None:
             self.check_training_data(x, y, kwargs.get("batch_size"))
-            self._initialize_codes_from(x, y)
+            with input_errors_as_value_errors():  # the initializing pass reads checked batches too
+                self._initialize_codes_from(self.checked_batches(x) if isinstance(x, tf.data.Dataset) else x, y)
         history = super().fit(x, y, *args, **kwargs)
         self.fit_code_distribution()
         return history
@@ -356,6 +365,25 @@ class GLO(GenerativeModel):
         self.check_indices(indices)
         return first_batch
 
+    def batch_assertions(self, batch, number):
+        """Images as in every model, and image indices in `[0, num_images)`."""
+        checks = super().batch_assertions(batch, number)
+        _, indices = unpack_images_and_labels(batch)
+        if indices is not None:
+            indices = tf.cast(indices, tf.int64)
+            checks.append(assert_that(
+                tf.reduce_all(tf.logical_and(indices >= 0, indices < self.num_images)),
+                self._indices_template(BATCH_LOCATION), tf.reduce_min(indices), tf.reduce_max(indices), number,
+            ))
+        return checks
+
+    def _indices_template(self, location=""):
+        return (
+            f"{type(self).__name__} was built with num_images={self.num_images} codes, got image indices in "
+            f"[{{}}, {{}}]{location}. Build the model with num_images equal to the number of training images (e.g. "
+            "num_images=len(images)), and load them with kerasgen.datasets.load(..., with_indices=True)."
+        )
+
     def check_indices(self, indices):
         """ValueError unless `indices` are int positions in [0, num_images)."""
         name = type(self).__name__
@@ -372,12 +400,7 @@ class GLO(GenerativeModel):
                 f"{values.shape}. Load the data with kerasgen.datasets.load(..., with_indices=True)."
             )
         if values.size and (values.min() < 0 or values.max() >= self.num_images):
-            raise ValueError(
-                f"{name} was built with num_images={self.num_images} codes, got image indices in "
-                f"[{values.min()}, {values.max()}]. Build the model with num_images equal to the number of "
-                "training images (e.g. num_images=len(images)), and load them with "
-                "kerasgen.datasets.load(..., with_indices=True)."
-            )
+            raise ValueError(self._indices_template().format(values.min(), values.max()))
 
     def _indexed_batch(self, data):
         images, indices = unpack_images_and_labels(data)
@@ -460,6 +483,7 @@ class GLO(GenerativeModel):
         codes = self.code_mean + ops.matmul(z, ops.transpose(self.code_cholesky))
         return self._generate(codes, training=training)
 
+    @sampler
     def generate(self, num_samples, seed=None):
         """`num_samples` images from the Gaussian fitted to the codes (int `seed` = reproducible)."""
         return self.call(self.sample_latents(num_samples, seed))
@@ -655,6 +679,7 @@ class GLANN(GLO):
         """e `(batch, noise_dim)` -> G(T(e)), images in `value_range` (float32)."""
         return self._generate(self._map(noise, training=training), training=training)
 
+    @sampler
     def generate(self, num_samples, seed=None):
         """`num_samples` images G(T(e)), e ~ N(0, I_noise_dim) (int `seed` = reproducible)."""
         return self.call(self.sample_latents(num_samples, seed))

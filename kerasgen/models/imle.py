@@ -26,7 +26,7 @@ import tensorflow as tf
 from keras import ops
 
 from kerasgen import networks
-from kerasgen.models.base import GenerativeModel, unpack_images_and_labels
+from kerasgen.models.base import GenerativeModel, sampler, unpack_images_and_labels
 from kerasgen.models.registry import register
 
 
@@ -208,6 +208,7 @@ class IMLE(GenerativeModel):
         """z `(batch, latent_dim)` -> images `(batch, H, W, C)` in `value_range` (float32)."""
         return self._generate(z, training=training)
 
+    @sampler
     def generate(self, num_samples, seed=None):
         """`num_samples` images G(z), z ~ N(0, I) (int `seed` = reproducible)."""
         return self._generate(self.sample_latents(num_samples, seed), training=False)

@@ -21,7 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 from kerasgen import losses, networks
-from kerasgen.models.base import GenerativeModel, unpack_images_and_labels
+from kerasgen.models.base import GenerativeModel, sampler, unpack_images_and_labels
 from kerasgen.models.registry import register
 
 
@@ -238,6 +238,7 @@ class PixelCNN(GenerativeModel):
         self._check(noise, "noise")
         return self.from_levels(self._sampler(tf.cast(noise, tf.float32)))
 
+    @sampler
     def generate(self, num_samples, seed=None):
         """`num_samples` images in `value_range` drawn from the model.
 

@@ -31,7 +31,13 @@ from keras import ops
 
 from kerasgen import losses, networks
 from kerasgen.layers.image_pool import ImagePool
-from kerasgen.models.base import AdversarialOptimizers, GenerativeModel, unpack_images_and_labels
+from kerasgen.models.base import (
+    AdversarialOptimizers,
+    BATCH_LOCATION,
+    GenerativeModel,
+    assert_that,
+    unpack_images_and_labels,
+)
 from kerasgen.models.registry import register
 
 
@@ -131,6 +137,8 @@ class TranslationModel(AdversarialOptimizers, GenerativeModel):
             first_batch = int(a_images.shape[0])
         else:
             a_images, b_images = unpack_images_and_labels((x, y) if y is not None else x)
+            if not len(a_images):
+                raise ValueError(f"{name}: got an empty array of domain A images; there is nothing to train on.")
             first_batch = min(batch_size or 32, len(a_images))
         if b_images is None:
             raise ValueError(
@@ -150,6 +158,17 @@ class TranslationModel(AdversarialOptimizers, GenerativeModel):
                 "batches must pair them one to one."
             )
         return first_batch
+
+    def batch_assertions(self, batch, number):
+        """Both domains finite and in `value_range`, paired one to one."""
+        a_images, b_images = unpack_images_and_labels(batch)
+        sizes = tf.shape(a_images)[0], tf.shape(b_images)[0]
+        return [
+            self.images_assertion(a_images, number, what="domain A images"),
+            self.images_assertion(b_images, number, what="domain B images"),
+            assert_that(tf.equal(*sizes), f"{type(self).__name__} got {{}} domain A images but {{}} domain B "
+                        f"images{BATCH_LOCATION}; batches must pair them one to one.", *sizes, number),
+        ]
 
     def get_config(self):
         return {

@@ -18,7 +18,7 @@ from keras import ops
 
 from kerasgen import losses, networks
 from kerasgen.layers import Sampling
-from kerasgen.models.base import GenerativeModel, unpack_images_and_labels
+from kerasgen.models.base import GenerativeModel, sampler, unpack_images_and_labels
 from kerasgen.models.registry import register
 
 _LIKELIHOODS = ("bernoulli", "gaussian")
@@ -162,6 +162,7 @@ class VAE(GenerativeModel):
         z_mean, _ = self.encode(images, labels)
         return self.decode(z_mean, labels)
 
+    @sampler
     def generate(self, num_samples, labels=None, seed=None):
         """Decodes `num_samples` prior draws z ~ N(0, I) into images in `value_range`.
 

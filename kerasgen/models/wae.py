@@ -19,7 +19,7 @@ from keras import ops
 
 from kerasgen import losses
 from kerasgen.models.autoencoder import AutoEncoder
-from kerasgen.models.base import unpack_images_and_labels
+from kerasgen.models.base import sampler, unpack_images_and_labels
 from kerasgen.models.registry import register
 
 
@@ -102,6 +102,7 @@ class WAE(AutoEncoder):
         images, _ = unpack_images_and_labels(data)
         return self.record(**self.compute_terms(images, training=False))
 
+    @sampler
     def generate(self, num_samples, labels=None, seed=None):
         """Decodes `num_samples` prior draws z ~ N(0, I) into images in `value_range`.
 
