@@ -29,34 +29,24 @@ def _parse_model_arg(text):
         return key, value
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def _bounded(convert, what, accept):
+    """An argparse type: `convert(text)`, a usage error unless `accept(value)`; `what` names the range."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
-    return value
+_positive_int = _bounded(int, "a positive integer", lambda value: value >= 1)
+_non_negative_int = _bounded(int, "a non-negative integer", lambda value: value >= 0)
+_positive_float = _bounded(float, "a positive finite number", lambda value: 0 < value < float("inf"))
 
 
 def build_parser():
@@ -105,7 +95,8 @@ def build_parser():
     )
     train.add_argument(
         "--precision", default=None, choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
-        help="dtype policy; auto = mixed_bfloat16 on CPUs with bfloat16 units (AMX), mixed_float16 on GPUs, else float32",
+        help="dtype policy; auto = mixed_float16 on GPUs, on CPUs the faster of float32 and mixed_bfloat16 "
+        "(measured once per CPU, see kerasgen.precision)",
     )
     train.add_argument("--out", default=None, help="run folder (default: runs/MODEL)")
     train.add_argument(
@@ -268,7 +259,8 @@ def _set_learning_rate(model, learning_rate):
     for optimizer in (model.optimizer, getattr(model, "discriminator_optimizer", None)):
         if optimizer is None:
             continue
-        if isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        inner = getattr(optimizer, "inner_optimizer", optimizer)  # a LossScaleOptimizer's own rate is unused
+        if isinstance(inner._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
             sys.exit(f"--learning-rate cannot replace the learning-rate schedule of {type(model).__name__}'s "
                      "optimizer; drop it, or change the schedule in Python.")
         old = float(keras.ops.convert_to_numpy(optimizer.learning_rate)) if old is None else old
@@ -311,7 +303,7 @@ def train_command(args):
         if args.latent_dim and args.latent_dim != model.latent_dim:
             sys.exit(f"Cannot resume with --latent-dim {args.latent_dim}: the run's model has latent_dim "
                      f"{model.latent_dim}. Drop --latent-dim, or start a new run in another --out.")
-        epochs = args.epochs or state.get("epochs_requested", initial_epoch)
+        epochs = args.epochs or state.get("epochs_requested", DEFAULT_EPOCHS)
         if epochs < initial_epoch:
             sys.exit(f"Cannot resume to --epochs {epochs}: {model_path} already holds {initial_epoch} epochs. "
                      f"Pass --epochs larger than {initial_epoch} to train further.")

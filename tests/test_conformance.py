@@ -172,3 +172,48 @@ def test_fit_under_mixed_bfloat16(name):
     assert all(np.all(np.isfinite(v)) for v in history.values())
     outputs = probe_outputs(spec, model)
     assert all(value.dtype == np.float32 for value in outputs.values())
+
+
+def _optimizers(model):
+    """Every optimizer the model steps, by attribute name."""
+    names = ("optimizer", "discriminator_optimizer", "code_optimizer", "mapper_optimizer")
+    return {name: getattr(model, name) for name in names if getattr(model, name, None) is not None}
+
+
+def _updated_variables(optimizer):
+    """The variables `optimizer` was built for (a LossScaleOptimizer's inner optimizer's)."""
+    return list(getattr(optimizer, "inner_optimizer", optimizer)._trainable_variables)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_fit_with_xla(name):
+    """compile(jit_compile=True), what Keras's default "auto" means on one GPU: every step is
+    compiled by XLA, the losses stay finite and every optimizer moves its weights."""
+    keras.utils.set_random_seed(0)
+    spec = REGISTRY[name]
+    model = spec.create(**dict(spec.small_config, image_shape=(28, 28, 1), seed=0))
+    model.compile(jit_compile=True)
+    assert model.jit_compile is True
+    for optimizer in _optimizers(model).values():
+        if not optimizer.built:  # Keras builds model.optimizer lazily, in the first fit
+            optimizer.build(model.trainable_variables)
+    before = {key: [np.array(v) for v in _updated_variables(opt)] for key, opt in _optimizers(model).items()}
+    history = model.fit(fashion_batches(spec, model, limit=64, batch_size=32), epochs=1, verbose=0).history
+    assert all(np.all(np.isfinite(v)) for v in history.values()), history
+    for key, optimizer in _optimizers(model).items():
+        moved = [np.any(np.array(v) != b) for v, b in zip(_updated_variables(optimizer), before[key])]
+        assert any(moved), f"{name}: {key} did not move its weights under XLA"
+
+
+def test_a_model_that_xla_cannot_compile_says_so_and_trains_in_graph_mode():
+    class NoXLA(kerasgen.models.AutoEncoder):
+        xla_unsupported = "its step has a data-dependent Python loop"
+
+    model = NoXLA(latent_dim=2)
+    assert not model.supports_jit
+    with pytest.warns(UserWarning, match="NoXLA trains without XLA .* data-dependent Python loop"):
+        model.compile(jit_compile=True)
+    assert model.jit_compile is False
+    model.compile()  # "auto" on this CPU-only machine: graph mode, nothing to warn about
+    history = model.fit(np.zeros((32, 28, 28, 1), "float32"), epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0])

@@ -82,3 +82,44 @@ def test_resume_refuses_a_checkpoint_of_another_model(tmp_path):
     with pytest.raises(SystemExit, match="holds a AutoEncoder model, not VAE"):
         cli.main(["train", "vae", "--limit", "128", "--epochs", "2", "--out", str(run), "--resume"])
     assert isinstance(keras.models.load_model(run / "model.keras"), keras.Model)
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: not an Exception, so nothing on the way up handles it."""
+
+
+FAULT_ARGS = ["train", "ae", "--limit", "64", "--batch-size", "32", "--latent-dim", "4", "--epochs", "3"]
+
+
+@pytest.mark.parametrize("step", callbacks.AtomicModelCheckpoint.COMMIT_STEPS)
+def test_a_kill_at_any_step_of_a_checkpoint_commit_costs_at_most_that_epoch(step, tmp_path, monkeypatch):
+    """Epoch 2's commit is interrupted after `step`; the next start recovers and resumes from the newest
+    complete epoch, ending with the optimizer steps of an uninterrupted run (2 per epoch)."""
+    run = tmp_path / "run"
+    args = [*FAULT_ARGS, "--out", str(run)]
+
+    def kill_during_epoch_2(checkpoint, done):
+        if done == step and checkpoint.saved_epochs == [1]:
+            raise _Killed
+
+    monkeypatch.setattr(callbacks.AtomicModelCheckpoint, "on_commit_step", kill_during_epoch_2)
+    with pytest.raises(_Killed):
+        cli.main(args)
+    monkeypatch.undo()
+    left = sorted(name for name in os.listdir(run) if name.startswith("model."))
+    expected_left = {
+        "write": ["model.keras", "model.partial.keras", "model.state.json"],
+        "keep_previous": ["model.partial.keras", "model.previous.keras", "model.state.json"],
+        "install": ["model.keras", "model.previous.keras", "model.state.json"],
+        "commit": ["model.keras", "model.previous.keras", "model.state.json"],
+        "drop_previous": ["model.keras", "model.state.json"],
+    }
+    assert left == expected_left[step]
+    survivor = 2 if step in ("commit", "drop_previous") else 1
+
+    cli.main([*args, "--resume"])
+    assert json.loads((run / "run.json").read_text())["initial_epoch"] == survivor
+    assert sorted(name for name in os.listdir(run) if name.startswith("model.")) == ["model.keras", "model.state.json"]
+    model, epochs_completed = callbacks.load_checkpoint(run / "model.keras")
+    assert epochs_completed == 3
+    assert int(model.optimizer.iterations.numpy()) == 3 * 2  # as an uninterrupted run

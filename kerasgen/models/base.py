@@ -17,6 +17,7 @@ import contextlib
 import functools
 import operator
 import re
+import warnings
 
 import keras
 import numpy as np
@@ -43,6 +44,8 @@ def unpack_images_and_labels(data):
 # Messages of the in-pipeline input checks travel inside TensorFlow's
 # InvalidArgumentError between these marks; `fit`/`evaluate` raise them as ValueError.
 _CHECK_OPEN, _CHECK_CLOSE = "<<kerasgen input check: ", " :kerasgen input check>>"
+#: Where an in-pipeline check failed; its `{}` is filled with the batch number.
+BATCH_LOCATION = " in batch {} of the epoch"
 
 
 @contextlib.contextmanager
@@ -85,6 +88,23 @@ def sampler(generate):
     return checked
 
 
+def scale_gradient(gradient, scale):
+    """gradient * scale for dense gradients and IndexedSlices (gathered rows of a table); None stays None."""
+    if gradient is None:
+        return None
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.IndexedSlices(gradient.values * ops.cast(scale, gradient.values.dtype), gradient.indices,
+                                gradient.dense_shape)
+    return gradient * ops.cast(scale, gradient.dtype)
+
+
+def _loss_scale(optimizer):
+    """The current loss scale of a `LossScaleOptimizer` (float32 scalar), else None."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.scale_loss(ops.ones((), "float32"))
+    return None
+
+
 def num_replicas():
     """Replicas in sync under the current `tf.distribute` strategy (1 outside one)."""
     return tf.distribute.get_strategy().num_replicas_in_sync
@@ -94,10 +114,6 @@ def num_replicas():
 # half of the seed; Keras's TF backend reduces seeds mod 2**31 - 2, where this
 # is still 506952115, so replica streams are ~5e8 draws apart.
 _REPLICA_SEED_STRIDE = 0x9E3779B1
-
-
-#: Where an in-pipeline check failed; its `{}` is filled with the batch number.
-BATCH_LOCATION = " in batch {} of the epoch"
 
 
 class ReplicaSeedGenerator(keras.random.SeedGenerator):
@@ -157,6 +173,7 @@ class GenerativeModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.supports_jit = self.xla_unsupported is None  # Keras reads it for jit_compile="auto"
         if latent_dim is not None and int(latent_dim) < 1:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}.")
         if len(image_shape) != 3 or min(image_shape) < 1:
@@ -195,21 +212,74 @@ class GenerativeModel(keras.Model):
 
     # -------------------------------------------------------------- optimizing
     def apply_gradients(self, tape, loss, variables, optimizer=None):
-        """One optimizer step on `variables` for a per-replica mean `loss`.
+        """One optimizer step on `variables` for a per-replica mean `loss` (see `apply_gradient_groups`)."""
+        self.apply_gradient_groups(tape, loss, [(variables, optimizer or self.optimizer)])
+
+    def apply_gradient_groups(self, tape, loss, groups):
+        """One backward pass of `loss`, then a step of each `(variables, optimizer)` group.
 
         Under a `tf.distribute` strategy the optimizer sums gradients over
-        replicas, so the per-replica mean is divided by the replica count to
-        give the gradient of the global-batch mean. (The scaling is applied to
-        the gradients, not the loss, because the loss was recorded on `tape`.)
+        replicas, so the per-replica mean's gradients are divided by the
+        replica count to give the gradient of the global-batch mean. (The
+        scaling is applied to the gradients, not the loss, because the loss was
+        recorded on `tape`.)
+
+        Loss scaling (mixed_float16, where `compile` wraps every optimizer in a
+        `keras.optimizers.LossScaleOptimizer`): the backward pass starts from
+        the first group's loss scale S instead of 1 (`output_gradients`, so it
+        differentiates S * loss, keeping float16 gradients above underflow);
+        each group's gradients are brought to its own optimizer's scale, and
+        that optimizer divides them by it, skips its step if any is not finite
+        (halving its scale) and otherwise grows the scale every 2000 steps.
         """
-        optimizer = optimizer or self.optimizer
-        scale = 1.0 / num_replicas()
-        gradients = tape.gradient(loss, variables)
-        optimizer.apply_gradients((g * scale, v) for g, v in zip(gradients, variables))
+        variables = [v for group, _ in groups for v in group]
+        scales = [_loss_scale(optimizer) for _, optimizer in groups]
+        first = scales[0]
+        gradients = tape.gradient(
+            loss, variables, output_gradients=None if first is None else ops.cast(first, loss.dtype)
+        )
+        start = 0
+        for (group, optimizer), own in zip(groups, scales):
+            factor = 1.0 / num_replicas()
+            if own is not None or first is not None:
+                factor = factor * (1.0 if own is None else own) / (1.0 if first is None else first)
+            pairs = zip(gradients[start : start + len(group)], group)
+            optimizer.apply_gradients([(scale_gradient(g, factor), v) for g, v in pairs])
+            start += len(group)
+
+    def loss_scaled(self, optimizer):
+        """`optimizer`, wrapped in a `LossScaleOptimizer` when this model computes in float16.
+
+        Keras's `compile` wraps `model.optimizer` only; models call this for
+        each further optimizer (a GAN's discriminator's, GLO's codes', ...).
+        """
+        if self.dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            return keras.optimizers.LossScaleOptimizer(optimizer, name=f"loss_scale_{optimizer.name}")
+        return optimizer
 
     def compile(self, optimizer=None, **kwargs):
-        """`compile()` with no optimizer uses Adam(1e-3) (GANs override with two optimizers)."""
+        """`compile()` with no optimizer uses Adam(1e-3) (GANs override with two optimizers).
+
+        `jit_compile` is Keras's (default "auto": XLA on a single GPU). A model
+        whose step XLA cannot compile says so in `xla_unsupported`; it then
+        trains in graph mode with a one-line warning instead of failing.
+        """
+        kwargs["jit_compile"] = self._checked_jit_compile(kwargs.get("jit_compile", "auto"))
         super().compile(optimizer=optimizer or keras.optimizers.Adam(1e-3), **kwargs)
+
+    #: Why XLA cannot compile this model's train step (a sentence), or None when it can.
+    xla_unsupported = None
+
+    def _checked_jit_compile(self, jit_compile):
+        """`jit_compile`, or False (with a warning) where XLA was asked for but cannot compile the step."""
+        blockers = [layer.name for layer in self._flatten_layers() if not layer.supports_jit]
+        if (self.xla_unsupported is None and not blockers) or jit_compile is False:
+            return jit_compile
+        if jit_compile == "auto" and not any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
+            return False  # "auto" means no XLA on CPU-only machines anyway
+        reason = self.xla_unsupported or f"its layer {blockers[0]!r} does not support XLA"
+        warnings.warn(f"{type(self).__name__} trains without XLA (jit_compile=False): {reason}.", stacklevel=3)
+        return False
 
     def compile_from_config(self, config):
         # Keras skips compile() on load for models that override it; ours only
@@ -484,7 +554,7 @@ class AdversarialOptimizers:
         generator updates); `model.discriminator_optimizer` the discriminator's.
         """
         default_generator, default_discriminator = self.default_optimizers()
-        self.discriminator_optimizer = keras.optimizers.get(discriminator_optimizer or default_discriminator)
+        self.discriminator_optimizer = self.loss_scaled(keras.optimizers.get(discriminator_optimizer or default_discriminator))
         super().compile(optimizer=keras.optimizers.get(generator_optimizer or default_generator), **kwargs)
         # Build both now (inside the strategy scope compile() is called in): each
         # optimizer holds slots for its own networks only, and none is created

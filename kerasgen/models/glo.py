@@ -38,7 +38,6 @@ from kerasgen.models.base import (
     GenerativeModel,
     assert_that,
     input_errors_as_value_errors,
-    num_replicas,
     sampler,
     unpack_images_and_labels,
 )
@@ -59,13 +58,6 @@ def default_pyramid_levels(image_shape):
     while min(height, width) >= 8:
         height, width, levels = height // 2, width // 2, levels + 1
     return levels
-
-
-def _scaled(gradient, scale):
-    """gradient * scale for dense gradients and the IndexedSlices of gathered code tables."""
-    if isinstance(gradient, tf.IndexedSlices):
-        return tf.IndexedSlices(gradient.values * scale, gradient.indices, gradient.dense_shape)
-    return gradient * scale
 
 
 @register(
@@ -434,23 +426,6 @@ class GLO(GenerativeModel):
         # Gathering from the variable itself gives IndexedSlices gradients: only the batch's rows move.
         return tf.gather(self.codes.value, indices)
 
-    def apply_gradient_groups(self, tape, loss, groups):
-        """One backward pass for several `(variables, optimizer)` groups.
-
-        Same scaling as `GenerativeModel.apply_gradients` (the per-replica
-        mean loss's gradients are divided by the replica count, since the
-        optimizers sum over replicas), but a single `tape.gradient` call: the
-        generator's and the codes' gradients share the backward pass.
-        """
-        variables = [v for group, _ in groups for v in group]
-        gradients = tape.gradient(loss, variables)
-        scale = 1.0 / num_replicas()
-        start = 0
-        for group, optimizer in groups:
-            pairs = zip(gradients[start : start + len(group)], group)
-            optimizer.apply_gradients([(_scaled(g, scale), v) for g, v in pairs])
-            start += len(group)
-
     # ----------------------------------------------------------- algorithm
     def glo_step(self, images, indices):
         """One joint step on theta and the batch's codes, then the projection. Returns the loss."""
@@ -515,7 +490,7 @@ class GLO(GenerativeModel):
         `optimizer=` is accepted as another name for `generator_optimizer`.
         """
         default_generator, default_codes = self.default_optimizers()
-        self.code_optimizer = keras.optimizers.get(code_optimizer or default_codes)
+        self.code_optimizer = self.loss_scaled(keras.optimizers.get(code_optimizer or default_codes))
         super().compile(optimizer=keras.optimizers.get(generator_optimizer or optimizer or default_generator), **kwargs)
         # Built now, inside the strategy scope compile() runs in, each for its own variables.
         self.optimizer.build(self.generator.trainable_variables)
@@ -687,7 +662,7 @@ class GLANN(GLO):
     # ------------------------------------------------------------ compile
     def compile(self, generator_optimizer=None, code_optimizer=None, mapper_optimizer=None, **kwargs):
         """GLO's two optimizers plus `model.mapper_optimizer` (default Adam(1e-3))."""
-        self.mapper_optimizer = keras.optimizers.get(mapper_optimizer or keras.optimizers.Adam(1e-3))
+        self.mapper_optimizer = self.loss_scaled(keras.optimizers.get(mapper_optimizer or keras.optimizers.Adam(1e-3)))
         super().compile(generator_optimizer, code_optimizer, **kwargs)
         self.mapper_optimizer.build(self.mapper.trainable_variables)
 
