@@ -204,27 +204,30 @@ def _write_atomically(path, text):
 DIVERGENCE_BOUND = 1e10
 
 
+def _first_diverged(value, bound):
+    """The first entry of `value` (a tensor, array or number) that is not finite or exceeds `bound`
+    in magnitude, as a float; None if there is none."""
+    flat = np.asarray(keras.ops.convert_to_numpy(value)).reshape(-1)
+    if flat.dtype not in (np.float32, np.float64):  # bfloat16/float16 weights, integer logs
+        flat = flat.astype(np.float32)  # (no float64 copy of a large weight tensor)
+    offending = flat[~np.isfinite(flat) | (np.abs(flat) > bound)]
+    return float(offending[0]) if offending.size else None
+
+
 def diverged_values(values, bound=DIVERGENCE_BOUND):
     """`{name: value}` of the entries of `values` that are not finite or exceed `bound` in magnitude."""
-    bad = {}
-    for name, value in (values or {}).items():
-        flat = np.asarray(keras.ops.convert_to_numpy(value), dtype="float64").reshape(-1)
-        offending = flat[~np.isfinite(flat) | (np.abs(flat) > bound)]
-        if offending.size:
-            bad[name] = float(offending[0])
-    return bad
+    found = {name: _first_diverged(value, bound) for name, value in (values or {}).items()}
+    return {name: value for name, value in found.items() if value is not None}
 
 
 def diverged_weights(model, bound=DIVERGENCE_BOUND):
     """Paths of `model`'s floating-point weights holding a non-finite value or one beyond `bound`."""
-    bad = []
-    for variable in model.weights:
-        if not np.issubdtype(np.dtype(keras.backend.standardize_dtype(variable.dtype)), np.floating):
-            continue  # seed-generator states, counters
-        array = keras.ops.convert_to_numpy(variable)
-        if array.size and not (np.all(np.isfinite(array)) and float(np.max(np.abs(array))) <= bound):
-            bad.append(variable.path)
-    return bad
+    return [
+        variable.path for variable in model.weights
+        # Integer variables (seed-generator states, counters) cannot diverge.
+        if np.issubdtype(np.dtype(keras.backend.standardize_dtype(variable.dtype)), np.floating)
+        and _first_diverged(variable, bound) is not None
+    ]
 
 
 class AtomicModelCheckpoint(keras.callbacks.Callback):
