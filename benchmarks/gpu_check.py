@@ -33,12 +33,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-OPTIMIZER_ATTRIBUTES = ("optimizer", "discriminator_optimizer", "code_optimizer", "mapper_optimizer")
-
-
 def optimizers_of(model):
     """{attribute: optimizer} of every optimizer the model steps."""
-    return {name: getattr(model, name) for name in OPTIMIZER_ATTRIBUTES if getattr(model, name, None) is not None}
+    return model.named_optimizers()
 
 
 def updated_variables(optimizer):
@@ -51,8 +48,7 @@ def synthetic_data(spec, model, batch, batches):
     """A dataset of `batches` training batches in the form `spec`'s model trains on."""
     rng = np.random.default_rng(0)
     low, high = model.value_range
-    k = getattr(model, "discriminator_steps", 1)
-    count = batch * k * batches
+    count = model.fit_batch_size(batch) * batches
 
     def images(shape):
         return rng.uniform(low, high, (count, *shape)).astype("float32")

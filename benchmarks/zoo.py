@@ -38,7 +38,9 @@ sys.path.insert(0, ROOT)
 # Sampling a PixelCNN runs its network once per sub-pixel (784 times per batch): 10,000
 # samples take ~3.5 h on one core, so autoregressive models are scored on fewer samples
 # (marked in the table; KID is unbiased at any sample size, FID is biased upwards).
-SAMPLE_CAP = {"autoregressive": 500}
+SAMPLE_CAP = {"pixelcnn": 500}
+#: Test-split likelihood terms recorded for the models that report them.
+LIKELIHOODS = ("neg_elbo", "bits_per_dim")
 
 PUBLISHED_INCEPTION_FID = {"NS GAN": 26.5, "WGAN": 21.5, "LSGAN": 30.7, "VAE": 58.7, "GLO": 57.7, "GLANN": 13.0}
 
@@ -75,17 +77,10 @@ def run_one(name, budget_seconds, num_samples, quick, classifier_kwargs, out_pat
     spec = kerasgen.models.REGISTRY[name]
     model = spec.create(**(spec.small_config if quick else {}), image_shape=(28, 28, 1), seed=0)
     model.compile()
-    steps = getattr(model, "discriminator_steps", None)
-    limit = 2048 if quick else None
-    if spec.pairing:  # translation: the CLI's 32 (domain A, domain B) pairs per step
-        batch = 32
-        train = kerasgen.datasets.fashion_mnist_translation(spec.pairing, batch_size=batch, seed=0,
-                                                            drop_remainder=True, limit=limit)
-    else:
-        batch = 64 * steps if steps else 128  # adversarial fit batches hold k minibatches of m = 64
-        train = kerasgen.datasets.load("fashion_mnist", batch_size=batch, with_labels=spec.conditional,
-                                       with_indices=spec.indexed, seed=0,
-                                       value_range=model.value_range, drop_remainder=True, limit=limit)
+    # The CLI's batches: the model's default images per update (a GAN's fit batch holds k minibatches).
+    batch = model.fit_batch_size(model.default_batch_size)
+    train = spec.data.load(batch_size=batch, seed=0, value_range=model.value_range, drop_remainder=True,
+                           limit=2048 if quick else None)
     budget = WallClockBudget(budget_seconds)
     seen = {"batches": 0}
 
@@ -105,15 +100,16 @@ def run_one(name, budget_seconds, num_samples, quick, classifier_kwargs, out_pat
         real, sources = translation.pop("real"), translation.pop("sources")
         num_samples = min(num_samples, len(sources))
         generate, scored = in_order(sources, model.translate), "translations"
-    elif hasattr(model, "generate"):
+    elif callable(getattr(model, "generate", None)):
         def generate(n, seed):
             return keras.ops.convert_to_numpy(model.generate(n, seed=seed))
         scored = "samples"
-    else:  # autoencoders have no prior: score reconstructions of held-out training images
+    else:  # no prior (autoencoders): score what serving_default makes of held-out training images
         train_x, _ = kerasgen.datasets.load_arrays("fashion_mnist", split="train")
         pool = kerasgen.datasets.to_value_range(train_x[-num_samples:], model.value_range)
-        generate, scored = in_order(pool, model.reconstruct), "reconstructions"
-    num_samples = min(num_samples, SAMPLE_CAP.get(spec.family, num_samples))
+        serve = model.serving_endpoints()["serving_default"]
+        generate, scored = in_order(pool, lambda batch: serve(images=batch)["images"]), "reconstructions"
+    num_samples = min(num_samples, SAMPLE_CAP.get(name, num_samples))
     row = evaluation.evaluate_generator(generate, real, extractor, num_samples=num_samples,
                                         kid_subsets=20 if quick else 100, kid_subset_size=kid_subset_size(num_samples, len(real)))
     row["scored"] = scored
@@ -122,9 +118,8 @@ def run_one(name, budget_seconds, num_samples, quick, classifier_kwargs, out_pat
                train_images_per_second=seen["batches"] * batch / seconds, parameters=int(model.count_params()),
                peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
                classifier_test_accuracy=extractor.test_accuracy, cpus=len(os.sched_getaffinity(0)))
-    if spec.family in ("vae", "autoregressive"):
-        test = kerasgen.datasets.load("fashion_mnist", split="test", batch_size=1000, with_labels=spec.conditional,
-                                      value_range=model.value_range)
+    if set(LIKELIHOODS) & set(model.trackers):  # models that report a likelihood: on the test split
+        test = spec.data.load(split="test", batch_size=1000, value_range=model.value_range)
         scores = model.evaluate(test, return_dict=True, verbose=0)
         if "neg_elbo" in scores:
             row["test_negative_elbo"] = float(scores["neg_elbo"])

@@ -121,7 +121,7 @@ gaussian_codes = glann.code_mean + keras.ops.matmul(z, keras.ops.transpose(glann
 gaussian_samples = keras.ops.convert_to_numpy(glann.generator(gaussian_codes, training=False))
 kerasgen.images.save_grid(gaussian_samples, os.path.join(args.out, "glo_gaussian_samples.png"))
 
-reconstructions = keras.ops.convert_to_numpy(glann.reconstruct(np.arange(16)))
+reconstructions = keras.ops.convert_to_numpy(glann.reconstruct_training_images(np.arange(16)))
 kerasgen.images.save_grid(
     np.concatenate([images[:16], reconstructions]), os.path.join(args.out, "reconstructions.png"), columns=16
 )

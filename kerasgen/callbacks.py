@@ -9,9 +9,9 @@ import os
 import keras
 import numpy as np
 from PIL import Image, ImageDraw
-from scipy import stats
 
 from kerasgen import images as image_utils
+from kerasgen import previews
 
 # Ten distinguishable colours (Tableau 10) for class-coloured latent scatters.
 _PALETTE = (
@@ -21,36 +21,33 @@ _PALETTE = (
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Writes PNG grids of what the model makes at the end of every `every` epochs.
+    """Writes PNGs of what the model shows of itself at the end of every `every` epochs.
 
-    In `directory`, for epoch e (1-based, zero-padded):
-      - `samples_eXXX.png`: `model.generate(num_samples, seed=seed)`; the same
-        latent draws every epoch, so the grids show training progress.
-        Conditional models get labels 0, 1, 2, ... (one class per column).
-      - `reconstructions_eXXX.png` when `images` are given and the model can
-        `reconstruct`: odd rows the inputs, even rows their reconstructions.
-      - for a model with a 2-D latent space and `encode` (a VAE), as in Kingma
-        & Welling's Figure 4: `latent_scatter_eXXX.png`, the posterior means of
-        `images` coloured by `labels`, and `latent_manifold_eXXX.png`, images
-        decoded from a grid of z at Gaussian quantiles.
-      - `translations_eXXX.png` for a translation model (pix2pix, CycleGAN)
-        given `images` of its domain A: in each block of rows the inputs,
-        their translations, the `targets` if given (pix2pix's ground truth)
-        and, for models that translate back (CycleGAN), the cycle
-        reconstructions F(G(x)).
+    The model says what to draw (`model.previews(...)`, see `kerasgen.previews`);
+    each picture becomes `<name>_eXXX.png` in `directory` (epoch e, 1-based,
+    zero-padded). The zoo's models show:
+      - `samples`: `model.generate(num_samples, seed=seed)`, the same draws
+        every epoch so the grids show training progress; conditional models
+        one class per column.
+      - `reconstructions` (autoencoders, VAEs, WAE) of `images`: odd rows the
+        inputs, even rows their reconstructions.
+      - for a 2-D latent space (as in Kingma & Welling's Figure 4):
+        `latent_scatter`, the codes of `images` coloured by `labels`, and
+        `latent_manifold`, images decoded from a grid of z at Gaussian quantiles.
+      - `translations` (pix2pix, CycleGAN) of domain A `images`: in each block
+        of rows the inputs, their translations, the `targets` when they are
+        ground truth (pix2pix) and the cycle reconstructions F(G(x)) (CycleGAN).
 
     Args:
         directory: where PNGs go (created).
         num_samples: images per sample grid.
         images: optional `(N, H, W, C)` held-out images in the model's
-            value range, for reconstructions and the latent scatter.
-        labels: optional `(N,)` int labels of `images` (scatter colours and
-            conditional reconstructions).
-        targets: optional `(N, H, W, C)` images the translations of `images`
-            should match (paired translation).
+            value range (domain A images for translation models).
+        labels: optional `(N,)` int labels of `images`.
+        targets: optional `(N, H, W, C)` domain B images beside `images`.
         seed: seed of the sample latents.
         every: write every `every` epochs.
-        manifold_size: decoded images per side of the manifold plot.
+        manifold_size: decoded images per side of a latent manifold.
     """
 
     def __init__(self, directory, num_samples=64, images=None, labels=None, seed=0, every=1, manifold_size=20,
@@ -69,100 +66,52 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        tag = f"e{epoch + 1:03d}"
         model = self.model
-        value_range = getattr(model, "value_range", (-1.0, 1.0))
-        columns = getattr(model, "num_classes", None) or None
-        if hasattr(model, "generate"):
-            samples = keras.ops.convert_to_numpy(model.generate(self.num_samples, seed=self.seed))
-            self._save(image_utils.make_grid(samples, value_range, columns), f"samples_{tag}.png")
-        if self.images is not None and _reconstructs_images(model):
-            self._save(self._reconstruction_grid(model, value_range), f"reconstructions_{tag}.png")
-        if self.images is not None and getattr(model, "latent_dim", None) == 2 and hasattr(model, "encode"):
-            self._save(self._latent_scatter(model), f"latent_scatter_{tag}.png")
-            self._save(self._latent_manifold(model, value_range), f"latent_manifold_{tag}.png")
-        if self.images is not None and hasattr(model, "translate"):
-            self._save(self._translation_grid(model, value_range), f"translations_{tag}.png")
-
-    # ----------------------------------------------------------------- pictures
-    def _conditional_args(self, model, count):
-        return (self.labels[:count],) if getattr(model, "num_classes", None) else ()
-
-    def _reconstruction_grid(self, model, value_range, per_row=8, rows=4):
-        count = min(len(self.images), per_row * rows)
-        originals = self.images[:count]
-        reconstructions = keras.ops.convert_to_numpy(
-            model.reconstruct(originals, *self._conditional_args(model, count))
-        )
-        return _interleaved_grid([originals, reconstructions], value_range, per_row)
-
-    def _translation_grid(self, model, value_range, per_row=8, blocks=4):
-        count = min(len(self.images), per_row * blocks)
-        per_row = min(per_row, count)
-        count -= count % per_row  # whole blocks only
-        inputs = self.images[:count]
-        translated = keras.ops.convert_to_numpy(model.translate(inputs))
-        rows = [inputs, translated]
-        if self.targets is not None:
-            rows.append(self.targets[:count])
-        if "b2a" in getattr(model, "DIRECTIONS", ()):
-            rows.append(keras.ops.convert_to_numpy(model.translate(translated, direction="b2a")))
-        return _interleaved_grid(rows, value_range, per_row)
-
-    def _latent_scatter(self, model, size=512, margin=16):
-        codes = model.encode(self.images, *self._conditional_args(model, len(self.images)))
-        # VAEs return (z_mean, z_log_var), autoencoders their code z.
-        z = keras.ops.convert_to_numpy(codes[0] if isinstance(codes, (tuple, list)) else codes)
-        low, high = z.min(axis=0), z.max(axis=0)
-        pixels = margin + (z - low) / np.maximum(high - low, 1e-8) * (size - 2 * margin)
-        canvas = Image.new("RGB", (size, size), "white")
-        draw = ImageDraw.Draw(canvas)
-        labels = self.labels if self.labels is not None else np.zeros(len(z), "int32")
-        for (x, y), label in zip(pixels, labels):
-            y = size - y  # z_2 grows upwards
-            draw.ellipse((x - 1.5, y - 1.5, x + 1.5, y + 1.5), fill=_PALETTE[label % len(_PALETTE)])
-        for label in np.unique(labels):
-            draw.text((margin, margin + 12 * int(label)), str(int(label)), fill=_PALETTE[label % len(_PALETTE)])
-        return np.asarray(canvas)
-
-    def _latent_manifold(self, model, value_range):
-        # Kingma & Welling (2014), Fig. 4: linearly spaced coordinates on the unit
-        # square mapped through the inverse CDF of the Gaussian prior.
-        quantiles = stats.norm.ppf(np.linspace(0.05, 0.95, self.manifold_size))
-        grid_z = np.array([[x, y] for y in quantiles[::-1] for x in quantiles], dtype="float32")
-        decoded = keras.ops.convert_to_numpy(model.decode(grid_z, *self._conditional_args_for_grid(model, len(grid_z))))
-        return image_utils.make_grid(decoded, value_range, columns=self.manifold_size, padding=0)
-
-    def _conditional_args_for_grid(self, model, count):
-        return (np.zeros(count, "int32"),) if getattr(model, "num_classes", None) else ()
-
-    def _save(self, array, filename):
-        path = image_utils.save_png(array, os.path.join(self.directory, filename))
-        self.written.append(path)
+        pictures = model.previews(images=self.images, labels=self.labels, targets=self.targets,
+                                  num_samples=self.num_samples, seed=self.seed, manifold_size=self.manifold_size)
+        for name, picture in pictures.items():
+            path = os.path.join(self.directory, f"{name}_e{epoch + 1:03d}.png")
+            self.written.append(image_utils.save_png(render(picture, model.value_range), path))
 
 
-def _interleaved_grid(rows, value_range, per_row):
+def render(picture, value_range):
+    """A `kerasgen.previews` picture as a uint8 RGB or grey array."""
+    if isinstance(picture, previews.Scatter):
+        return _scatter(picture.points, picture.labels)
+    return _interleaved_grid(picture.rows, value_range, picture.per_row, picture.padding)
+
+
+def _scatter(points, labels, size=512, margin=16):
+    low, high = points.min(axis=0), points.max(axis=0)
+    pixels = margin + (points - low) / np.maximum(high - low, 1e-8) * (size - 2 * margin)
+    canvas = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(canvas)
+    labels = np.zeros(len(points), "int32") if labels is None else np.asarray(labels)
+    for (x, y), label in zip(pixels, labels):
+        y = size - y  # z_2 grows upwards
+        draw.ellipse((x - 1.5, y - 1.5, x + 1.5, y + 1.5), fill=_PALETTE[label % len(_PALETTE)])
+    for label in np.unique(labels):
+        draw.text((margin, margin + 12 * int(label)), str(int(label)), fill=_PALETTE[label % len(_PALETTE)])
+    return np.asarray(canvas)
+
+
+def _interleaved_grid(rows, value_range, per_row, padding=2):
     """One grid of blocks: for each `per_row` images, a row from each array of `rows` in turn.
 
     `rows` are equally long `(N, H, W, C)` arrays (inputs, their reconstructions or
     translations, ...); grey arrays beside colour ones are shown as grey RGB.
     """
+    if len(rows) == 1:
+        return image_utils.make_grid(rows[0], value_range, per_row, padding=padding)
     channels = max(row.shape[-1] for row in rows)
     rows = [np.repeat(row, channels // row.shape[-1], axis=-1) for row in rows]
     count = len(rows[0])
     interleaved = [image for start in range(0, count, per_row) for row in rows for image in row[start : start + per_row]]
-    return image_utils.make_grid(np.stack(interleaved), value_range, columns=per_row)
+    return image_utils.make_grid(np.stack(interleaved), value_range, columns=per_row, padding=padding)
 
 
 class CheckpointError(ValueError):
     """A run's checkpoint is missing, partial or corrupt; the message says what to do."""
-
-
-def _reconstructs_images(model):
-    """Autoencoders and VAEs (WAE included) reconstruct images; GLO's `reconstruct` takes indices."""
-    from kerasgen.models import VAE, AutoEncoder
-
-    return isinstance(model, (AutoEncoder, VAE))
 
 
 def _sha256(path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import inspect
 import json
 import os
 import sys
@@ -277,7 +278,7 @@ def _record(args, batch_size):
 
 
 def train_command(args):
-    from kerasgen import callbacks, datasets, distribute, models, precision
+    from kerasgen import callbacks, distribute, models, precision
 
     spec = models.get(args.model)
     out = _run_folder(args)
@@ -318,29 +319,18 @@ def train_command(args):
     else:
         epochs = args.epochs or DEFAULT_EPOCHS
         with strategy.scope():
-            model, initial_epoch = _new_model(spec, args, datasets), 0
+            model, initial_epoch = _new_model(spec, args), 0
 
-    # GANs take k real minibatches of m images per fit batch (Algorithm 1);
-    # --batch-size is global: the strategy splits it over its replicas.
-    steps = getattr(model, "discriminator_steps", None)
-    batch_size = args.batch_size or (32 if spec.pairing else 64 if steps else 128)
-    seed = args.seed + initial_epoch
-    samples = os.path.join(out, "samples")
-    if spec.pairing:
-        train = _translation_data(datasets, spec, args, "train", batch_size, model.value_range, seed,
-                                  limit=args.limit)
-        held_out, targets = _translation_held_out(datasets, spec, args, model.value_range)
-        # Only aligned pairs have ground-truth outputs to show beside the translations.
-        sample_grid = callbacks.SampleGrid(
-            samples, images=held_out, targets=targets if spec.pairing == "paired" else None, seed=args.seed)
-    else:
-        train = datasets.load(
-            args.dataset, split="train", limit=args.limit, batch_size=batch_size * (steps or 1),
-            value_range=model.value_range, data_dir=args.data_dir, with_labels=spec.conditional,
-            with_indices=spec.indexed, seed=seed, drop_remainder=bool(steps),
-        )
-        held_out, held_out_labels = _held_out(datasets, args, model.value_range)
-        sample_grid = callbacks.SampleGrid(samples, images=held_out, labels=held_out_labels, seed=args.seed)
+    # --batch-size is images per update (a GAN's m; the model says how many a fit batch holds, k * m
+    # for a GAN) and global: the strategy splits it over its replicas.
+    batch_size = args.batch_size or model.default_batch_size
+    data = _data_options(args)
+    train = _or_exit(lambda: spec.data.load(
+        split="train", batch_size=model.fit_batch_size(batch_size), value_range=model.value_range,
+        seed=args.seed + initial_epoch, limit=args.limit, drop_remainder=model.drop_remainder, **data))
+    # Held-out examples the model previews itself on (reconstructions, translations, ...).
+    examples = spec.data.examples(count=32 if spec.pairing else 2048, value_range=model.value_range, **data)
+    sample_grid = callbacks.SampleGrid(os.path.join(out, "samples"), seed=args.seed, **examples)
 
     nan_guard = callbacks.TerminateOnNaN()
     checkpoint = callbacks.AtomicModelCheckpoint(model_path, run=_record(args, batch_size))
@@ -374,55 +364,35 @@ def _what_is_saved(callbacks, model_path, checkpoint, resumed):
             "untouched.")
 
 
-def _new_model(spec, args, datasets):
+def _data_options(args):
+    """The data options of the command line, as `TrainingData.load` takes them."""
+    return dict(dataset=args.dataset, data_dir=args.data_dir, dataset_b=args.dataset_b, classes=args.classes)
+
+
+def _or_exit(load):
+    """`load()`, or a one-line exit for data that cannot serve the model (e.g. one domain for two)."""
+    try:
+        return load()
+    except ValueError as error:
+        sys.exit(f"Cannot load the training data: {error}")
+
+
+def _new_model(spec, args):
     """Builds and compiles the model named on the command line (paper-default optimizers)."""
     model_kwargs = dict(args.model_arg)
-    if args.latent_dim and spec.family == "autoregressive":
-        sys.exit(f"{spec.name} has no latent code: drop --latent-dim (use --model-arg filters=... to size it).")
     if args.latent_dim:
+        if "latent_dim" not in inspect.signature(spec.cls).parameters:
+            sys.exit(f"{spec.name} has no latent code: drop --latent-dim (use --model-arg to size it).")
         model_kwargs["latent_dim"] = args.latent_dim
-    if spec.pairing and args.latent_dim:
-        sys.exit(f"{spec.name} translates images and has no latent code: drop --latent-dim.")
-    if spec.indexed:  # one latent code per training image (GLO, GLANN)
-        probe = datasets.load_arrays(args.dataset, split="train", data_dir=args.data_dir, limit=args.limit)[0]
-        model_kwargs.setdefault("num_images", len(probe))
-    elif spec.pairing:  # two domains: A (inputs) and B (outputs) may differ in channels
-        first = _translation_data(datasets, spec, args, "train", 1, (-1.0, 1.0), args.seed, limit=args.limit)
-        source, probe = next(iter(first))
-        model_kwargs.setdefault("source_shape", tuple(source.shape[1:]))
-    else:
-        probe = datasets.load_arrays(args.dataset, split="train", data_dir=args.data_dir, limit=1)[0]
-    model = spec.create(image_shape=probe.shape[1:], seed=args.seed, **model_kwargs)
+    # What follows from the data: image_shape, and num_images (one code per image) or source_shape.
+    shapes = _or_exit(lambda: spec.data.shape_arguments(limit=args.limit, **_data_options(args)))
+    for key, value in shapes.items():
+        model_kwargs.setdefault(key, value)
+    model = spec.create(seed=args.seed, **model_kwargs)
     model.compile()
     if args.learning_rate:
         _set_learning_rate(model, args.learning_rate)
     return model
-
-
-def _held_out(datasets, args, value_range, count=2048):
-    images, labels = datasets.load_arrays(args.dataset, split="test", data_dir=args.data_dir, limit=count)
-    return datasets.to_value_range(images, value_range), labels
-
-
-def _translation_data(datasets, spec, args, split, batch_size, value_range, seed, shuffle=None, limit=None):
-    """`(a_images, b_images)` batches for a translation model: the Fashion-MNIST task of its
-    pairing, or --dataset (domain A) and --dataset-b (domain B)."""
-    common = dict(split=split, batch_size=batch_size, value_range=value_range, seed=seed, limit=limit,
-                  data_dir=args.data_dir, shuffle=shuffle)
-    if args.dataset_b is None:
-        if args.dataset.lower().replace("-", "_") != "fashion_mnist":
-            sys.exit(f"{spec.name} learns a mapping between two domains: pass --dataset-b (domain B) "
-                     f"beside --dataset {args.dataset} (domain A).")
-        classes = args.classes or datasets.FASHION_MNIST_DOMAINS
-        return datasets.fashion_mnist_translation(spec.pairing, classes=classes, **common)
-    load = datasets.load_pairs if spec.pairing == "paired" else datasets.load_unpaired
-    return load(args.dataset, args.dataset_b, **common)
-
-
-def _translation_held_out(datasets, spec, args, value_range, count=32):
-    """Fixed test pairs `(a_images, b_images)` (NumPy) for the translation grids."""
-    a_images, b_images = next(iter(_translation_data(datasets, spec, args, "test", count, value_range, 0, False)))
-    return a_images.numpy(), b_images.numpy()
 
 
 def load_run(path):
@@ -469,8 +439,19 @@ def export_command(args):
     print(f"Wrote {path} with signatures {', '.join(export.signature_names(model))}")
 
 
+#: How a client draws each sampling input of a served model: z ~ N(0, I), noise ~ U[0, 1).
+PRIOR_DRAWS = {
+    "z": lambda rng, shape: rng.normal(size=shape),
+    "noise": lambda rng, shape: rng.uniform(size=shape),
+}
+
+
 def _saved_model_generator(path):
-    """(generate(n, seed), value_range) for a SavedModel version folder or TF Serving base folder."""
+    """(generate(n, seed), value_range) for a SavedModel version folder or TF Serving base folder.
+
+    Samples through `serving_default`, drawing each of its inputs from its prior
+    (`PRIOR_DRAWS`; labels cycle 0, 1, 2, ...); exits if it takes images.
+    """
     import numpy as np
     import tensorflow as tf
 
@@ -479,18 +460,20 @@ def _saved_model_generator(path):
     with open(os.path.join(version, "assets.extra", "kerasgen_export.json")) as handle:
         meta = json.load(handle)
     signature = tf.saved_model.load(version).signatures["serving_default"]
-    if meta["family"] in ("autoencoder", "translation"):
-        sys.exit(f"{version} is an {meta['family']} export: it has no prior to sample from.")
+    _, specs = signature.structured_input_signature
+    unsampled = [name for name in specs if name not in PRIOR_DRAWS and name != "labels"]
+    if unsampled:
+        sys.exit(f"{version} ({meta['model']}) serves serving_default({', '.join(specs)}): it maps "
+                 f"{', '.join(unsampled)} to images and has no prior to sample from.")
 
     def generate(count, seed):
         rng = np.random.default_rng(seed)
-        if meta["family"] == "autoregressive":  # PixelCNN: uniform noise drives the sampler
-            inputs = {"noise": tf.constant(rng.uniform(size=(count, *meta["image_shape"])).astype("float32"))}
-        else:
-            width = meta.get("noise_dim") or meta["latent_dim"]
-            inputs = {"z": tf.constant(rng.normal(size=(count, width)).astype("float32"))}
-        if meta.get("num_classes"):
-            inputs["labels"] = tf.constant(np.arange(count, dtype="int32") % meta["num_classes"])
+        inputs = {}
+        for name, spec in specs.items():
+            if name == "labels":
+                inputs[name] = tf.constant(np.arange(count, dtype="int32") % meta["num_classes"])
+            else:
+                inputs[name] = tf.constant(PRIOR_DRAWS[name](rng, (count, *spec.shape[1:])).astype("float32"))
         return signature(**inputs)["images"].numpy()
 
     return generate, tuple(meta["value_range"])

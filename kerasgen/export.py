@@ -39,34 +39,13 @@ columnar ("inputs") request format, one row of `z` per image:
 Conditional models take `"labels": [3, ...]` too; the other signatures take
 `"images"` (float32 NHWC in the model's value_range) instead of `z`.
 
-Signatures, by model family (all inputs are batched; `labels` only for
-conditional models, int32 class ids in `[0, num_classes)`):
-
-- GANs: `serving_default(z[, labels]) -> {images, images_uint8}`, sampled
-  with the EMA generator when the model keeps one.
-- VAEs: `serving_default(z[, labels]) -> {images, images_uint8}` (decodes
-  prior draws z ~ N(0, I) into the means of p(x|z)), plus
-  `encode(images[, labels]) -> {z_mean, z_log_var}`,
-  `decode(z[, labels]) -> {images, images_uint8}` and
-  `reconstruct(images[, labels]) -> {images, images_uint8}` (decodes z_mean).
-- Other generators (GLO, IMLE, GLANN): `serving_default(z) -> {images,
-  images_uint8}` with z ~ N(0, I) of width `noise_dim` (GLANN's mapper
-  input; `latent_dim` otherwise). GLO maps z through the Gaussian it fitted
-  to its learned codes.
-- WAE: `serving_default(z)` decodes prior draws, plus `encode(images) -> {z}`,
-  `decode(z)` and `reconstruct(images)`.
-- Autoencoders: `encode(images) -> {z}`, `decode(z)`, `reconstruct(images)`,
-  and `serving_default` is `reconstruct` (there is no prior to sample).
-- PixelCNN: `serving_default(noise)` = `sample(noise) -> {images,
-  images_uint8}`, where `noise` `(batch, H, W, C)` holds uniform draws in
-  [0, 1) that pick each sub-pixel's level by inverse CDF (so a client
-  controls the randomness, and equal noise gives equal images), and
-  `log_prob(images) -> {log_prob, bits_per_dim}` (nats per image and bits per
-  sub-pixel of the images quantized to the model's levels).
-- Translation (pix2pix, CycleGAN): `a2b(images) -> {images, images_uint8}`
-  translates domain A images (`source_shape`) to domain B, CycleGAN also
-  `b2a(images)` back; `serving_default` is `a2b`. Inference mode: dropout
-  off, batch norm with its moving statistics.
+Each model declares its signatures in `model.serving_endpoints()` (see
+`kerasgen.serving`); the README's Serving table lists them per model, e.g.
+GANs `serving_default(z[, labels]) -> {images, images_uint8}`, VAEs also
+`encode`, `decode` and `reconstruct`, PixelCNN `sample(noise)` and
+`log_prob(images)`, translation models `a2b(images)` (CycleGAN also `b2a`).
+All inputs are batched; `labels` (conditional models only) are int32 class
+ids in `[0, num_classes)`.
 
 `images` are float32 in the model's `value_range` (clipped to it);
 `images_uint8 = round(clip((images - low) / (high - low), 0, 1) * 255)`.
@@ -90,6 +69,7 @@ clients; TF Serving ignores it.
 
 from __future__ import annotations
 
+import inspect
 import json
 import operator
 import os
@@ -99,18 +79,12 @@ import shutil
 import keras
 import tensorflow as tf
 
-__all__ = ["next_version", "save_for_serving", "signature_names"]
+from kerasgen.serving import RANGE_TOLERANCE  # noqa: F401  (re-exported: the tolerance of `images` checks)
 
-# Image values may overshoot `value_range` by this much (as in `fit`).
-RANGE_TOLERANCE = 1e-3
+__all__ = ["next_version", "save_for_serving", "signature_names"]
 
 METADATA_FILE = os.path.join("assets.extra", "kerasgen_export.json")
 
-_FAMILIES = ("gan", "generator", "vae", "wae", "autoencoder", "autoregressive", "translation")
-# Signature sets: generators (GANs, GLO, IMLE, GLANN) share one.
-_SIGNATURE_SET = {"gan": "generator", "generator": "generator", "vae": "vae", "wae": "wae",
-                  "autoencoder": "autoencoder", "autoregressive": "autoregressive",
-                  "translation": "translation"}
 _VERSION_NAME = re.compile(r"[0-9]+")
 
 
@@ -147,51 +121,27 @@ def _check_version(version):
     return version
 
 
-# ------------------------------------------------------------------ families
-def _family(model):
-    """The registry family of `model` ("gan", "generator", "vae", "wae", "autoencoder",
-    "autoregressive"): its own class's entry first, then the nearest registered base class."""
+# ----------------------------------------------------------------- endpoints
+def _endpoints(model):
+    """`model.serving_endpoints()`, or a TypeError naming what export supports."""
     from kerasgen.models import REGISTRY
 
-    for cls in type(model).__mro__:
-        for spec in REGISTRY.values():
-            if cls is spec.cls and spec.family in _FAMILIES:
-                return spec.family
-    raise TypeError(
-        f"kerasgen.export supports the registered kerasgen models and their subclasses "
-        f"({', '.join(sorted(spec.cls.__name__ for spec in REGISTRY.values()))}), got {type(model).__name__}."
-    )
-
-
-def _signature_set(model):
-    return _SIGNATURE_SET[_family(model)]
-
-
-def _noise_dim(model):
-    """Width of the `z` input of generator signatures (GLANN's mapper takes noise_dim)."""
-    return getattr(model, "noise_dim", None) or model.latent_dim
-
-
-def _conditional(model, family):
-    # Autoencoders have no conditional networks, whatever num_classes says.
-    return family in ("gan", "vae") and bool(getattr(model, "num_classes", None))
+    if not callable(getattr(model, "serving_endpoints", None)):
+        raise TypeError(
+            f"kerasgen.export supports the registered kerasgen models and their subclasses "
+            f"({', '.join(sorted(spec.cls.__name__ for spec in REGISTRY.values()))}), and any "
+            f"kerasgen.models.GenerativeModel that declares serving_endpoints(); got {type(model).__name__}."
+        )
+    endpoints = model.serving_endpoints()
+    if not endpoints or "serving_default" not in endpoints:
+        raise TypeError(f"{type(model).__name__}.serving_endpoints() must declare a 'serving_default' endpoint, "
+                        f"got {list(endpoints)}.")
+    return endpoints
 
 
 def signature_names(model) -> list:
     """Names of the SavedModel signatures `save_for_serving(model, ...)` writes."""
-    kind = _signature_set(model)
-    if kind == "generator":
-        return ["serving_default"]
-    if kind == "autoregressive":
-        return ["serving_default", "sample", "log_prob"]
-    if kind == "translation":
-        return ["serving_default", *model.DIRECTIONS]
-    return ["serving_default", "encode", "decode", "reconstruct"]
-
-
-# ------------------------------------------------------------- graph pieces
-def _shape_text(shape):
-    return "(" + ", ".join("batch" if d is None else str(d) for d in shape) + ")"
+    return list(_endpoints(model))
 
 
 def _padded_shape(tensor, rank):
@@ -208,239 +158,101 @@ def _assert(condition, *data):
     return tf.debugging.Assert(condition, list(data), summarize=8)
 
 
-def _default_inner_shape(model, name):
-    """Shape after the batch axis of the input `name` ("z", "noise" or "images")."""
-    return (_noise_dim(model),) if name == "z" else tuple(model.image_shape)
-
-
-def _input_checks(model, name, tensor, labels, inner):
-    """Assertion ops on `tensor` (named `name`: "z", "noise" or "images", of shape
-    `(batch, *inner)`) and `labels`.
+def _input_checks(inputs, tensors):
+    """Assertion ops on `tensors` (one per `kerasgen.serving.ServingInput` of `inputs`).
 
     A concrete signature (what TF Serving and `loaded.signatures[...]` run)
     checks dtypes at its boundary but not shapes, so shapes are checked here,
-    first; value ranges and batch sizes are checked after them.
+    first; values and equal batch sizes are checked after them.
     """
-    expected_shape = _shape_text((None, *inner))
-    shape = _padded_shape(tensor, len(inner) + 1)
-    shape_checks = [_assert(
-        tf.reduce_all(tf.equal(shape[1:], tf.constant([*inner, -1], tf.int32))),
-        f"{name} must be a float32 tensor of shape {expected_shape}; got shape", tf.shape(tensor),
-    )]
-    if labels is not None:
-        label_shape = _padded_shape(labels, 1)
+    shapes, shape_checks = [], []
+    for spec, tensor in zip(inputs, tensors):
+        shape = _padded_shape(tensor, len(spec.shape) + 1)
+        shapes.append(shape)
+        article = "an" if spec.dtype == "int32" else "a"
         shape_checks.append(_assert(
-            tf.equal(label_shape[1], -1),
-            "labels must be an int32 tensor of shape (batch,); got shape", tf.shape(labels),
+            tf.reduce_all(tf.equal(shape[1:], tf.constant([*spec.shape, -1], tf.int32))),
+            f"{spec.name} must be {article} {spec.dtype} tensor of shape {spec.shape_text()}; got shape",
+            tf.shape(tensor),
         ))
     value_checks = []
     with tf.control_dependencies(shape_checks):
-        if name == "z":
+        for spec, tensor in zip(inputs, tensors):
+            condition, message = spec.value_check(tensor)
+            value_checks.append(_assert(condition, message, tf.reduce_min(tensor), tf.reduce_max(tensor)))
+        first = inputs[0]
+        for spec, shape in zip(inputs[1:], shapes[1:]):
             value_checks.append(_assert(
-                tf.reduce_all(tf.math.is_finite(tensor)),
-                f"z must be float32 {expected_shape} with finite values (draws from N(0, I)); got values in",
-                tf.reduce_min(tensor), tf.reduce_max(tensor),
-            ))
-        if name == "noise":
-            value_checks.append(_assert(
-                tf.reduce_all(tf.logical_and(tensor >= 0.0, tensor < 1.0)),  # False for NaN
-                f"noise must be float32 {expected_shape} uniform draws in [0, 1); got values in",
-                tf.reduce_min(tensor), tf.reduce_max(tensor),
-            ))
-        if name == "images":
-            low, high = model.value_range
-            finite_and_in_range = tf.reduce_all(tf.logical_and(
-                tensor >= low - RANGE_TOLERANCE, tensor <= high + RANGE_TOLERANCE))  # False for NaN
-            value_checks.append(_assert(
-                finite_and_in_range,
-                f"images must be float32 {expected_shape} with values in [{low:g}, {high:g}] "
-                f"(tolerance {RANGE_TOLERANCE:g}), the model's value_range; got values in",
-                tf.reduce_min(tensor), tf.reduce_max(tensor),
-            ))
-        if labels is not None:
-            n = model.num_classes
-            value_checks.append(_assert(
-                tf.reduce_all(tf.logical_and(labels >= 0, labels < n)),
-                f"labels must be int32 class ids of shape (batch,) in [0, {n}); got labels in",
-                tf.reduce_min(labels), tf.reduce_max(labels),
-            ))
-            value_checks.append(_assert(
-                tf.equal(shape[0], label_shape[0]),
-                f"{name} {expected_shape} and labels (batch,) must have the same batch size; got batch sizes",
-                shape[0], label_shape[0],
+                tf.equal(shapes[0][0], shape[0]),
+                f"{first.name} {first.shape_text()} and {spec.name} {spec.shape_text()} must have the same batch "
+                "size; got batch sizes", shapes[0][0], shape[0],
             ))
     return shape_checks + value_checks
 
 
-def _image_outputs(model, images):
-    """{"images": float32 in value_range, "images_uint8": uint8 in [0, 255]}."""
-    low, high = model.value_range
-    images = tf.clip_by_value(tf.cast(images, tf.float32), low, high)
-    unit = tf.clip_by_value((images - low) / (high - low), 0.0, 1.0)
-    return {"images": images, "images_uint8": tf.cast(tf.round(unit * 255.0), tf.uint8)}
+def _traceable(endpoint):
+    """`(function with one named parameter per input, input signature)` for `endpoint`."""
+    inputs = endpoint.inputs
 
-
-def _bodies(model, family):
-    """{signature name: (input name, body(tensor, labels) -> dict of outputs)}."""
-    family = _SIGNATURE_SET[family]
-
-    if family == "generator":
-        def generate(z, labels):
-            inputs = z if labels is None else [z, labels]
-            return _image_outputs(model, model(inputs, training=False))  # EMA generator if any
-
-        return {"serving_default": ("z", generate)}
-
-    if family == "vae":
-        def decode(z, labels):
-            return _image_outputs(model, model.output_to_images(model._decode(z, labels)))
-
-        def encode(images, labels):
-            z_mean, z_log_var = model._encode(images, labels)
-            return {"z_mean": tf.cast(z_mean, tf.float32), "z_log_var": tf.cast(z_log_var, tf.float32)}
-
-        def reconstruct(images, labels):
-            z_mean, _ = model._encode(images, labels)
-            return decode(z_mean, labels)
-
-        return {
-            "serving_default": ("z", decode),
-            "encode": ("images", encode),
-            "decode": ("z", decode),
-            "reconstruct": ("images", reconstruct),
-        }
-
-    if family == "autoregressive":
-        def sample(noise, labels):
-            return _image_outputs(model, model.sample_from_uniform(noise))
-
-        def log_prob(images, labels):
-            return {"log_prob": tf.cast(model.log_prob(images), tf.float32),
-                    "bits_per_dim": tf.cast(model.bits_per_dim(images), tf.float32)}
-
-        return {"serving_default": ("noise", sample), "sample": ("noise", sample),
-                "log_prob": ("images", log_prob)}
-
-    if family == "translation":
-        def translator(direction):
-            network = model.translation_network(direction)
-
-            def translate(images, labels):
-                return _image_outputs(model, model._run(network, images, False))
-
-            return ("images", translate, model.domain_shape(direction[0]))
-
-        bodies = {direction: translator(direction) for direction in model.DIRECTIONS}
-        return {"serving_default": bodies["a2b"], **bodies}
-
-    if family == "wae":
-        def wae_decode(z, labels):
-            return _image_outputs(model, model.decode(z))
-
-        def wae_encode(images, labels):
-            return {"z": tf.cast(model.encode(images), tf.float32)}
-
-        def wae_reconstruct(images, labels):
-            return _image_outputs(model, model.reconstruct(images))
-
-        return {"serving_default": ("z", wae_decode), "encode": ("images", wae_encode),
-                "decode": ("z", wae_decode), "reconstruct": ("images", wae_reconstruct)}
-
-    def ae_encode(images, labels):
-        return {"z": tf.cast(model.encode(images), tf.float32)}
-
-    def ae_decode(z, labels):
-        return _image_outputs(model, model.decode(z))
-
-    def ae_reconstruct(images, labels):
-        return _image_outputs(model, model.reconstruct(images))
-
-    return {
-        "serving_default": ("images", ae_reconstruct),
-        "encode": ("images", ae_encode),
-        "decode": ("z", ae_decode),
-        "reconstruct": ("images", ae_reconstruct),
-    }
-
-
-def _endpoint(model, input_name, body, conditional, inner):
-    """A function with named arguments (`z`, `noise` or `images`, then `labels`) and its input signature."""
-
-    def run(tensor, labels):
-        checks = _input_checks(model, input_name, tensor, labels, inner)
-        with tf.control_dependencies(checks):
-            tensor = tf.identity(tensor)
-            labels = None if labels is None else tf.identity(labels)
+    def run(*tensors):
+        with tf.control_dependencies(_input_checks(inputs, tensors)):
+            tensors = [tf.identity(tensor) for tensor in tensors]
         # An empty batch runs the networks on one valid placeholder row and returns none of it:
         # some kernels mis-shape empty batches (an empty conv-transpose output can gain channels).
-        count = tf.shape(tensor)[0]
-        placeholder = model.value_range[0] if input_name == "images" else 0.0
-        tensor = tf.cond(count > 0, lambda: tensor, lambda: tf.fill([1, *inner], placeholder))
-        if labels is not None:
-            labels = tf.cond(count > 0, lambda: labels, lambda: tf.zeros([1], labels.dtype))
-        return {key: value[:count] for key, value in body(tensor, labels).items()}
+        count = tf.shape(tensors[0])[0]
+        tensors = [
+            tf.cond(count > 0, lambda t=tensor: t, lambda s=spec: tf.fill([1, *s.shape], tf.cast(s.placeholder, s.dtype)))
+            for spec, tensor in zip(inputs, tensors)
+        ]
+        outputs = endpoint(**{spec.name: tensor for spec, tensor in zip(inputs, tensors)})
+        return {key: value[:count] for key, value in outputs.items()}
 
     # Named parameters (not *args) give the signature its input names.
-    if input_name == "z":
-        def fn_cond(z, labels):
-            return run(z, labels)
-
-        def fn(z):
-            return run(z, None)
-
-        spec = tf.TensorSpec((None, _noise_dim(model)), tf.float32, name="z")
-    elif input_name == "noise":
-        def fn_cond(noise, labels):
-            return run(noise, labels)
-
-        def fn(noise):
-            return run(noise, None)
-
-        spec = tf.TensorSpec((None, *inner), tf.float32, name="noise")
-    else:
-        def fn_cond(images, labels):
-            return run(images, labels)
-
-        def fn(images):
-            return run(images, None)
-
-        spec = tf.TensorSpec((None, *inner), tf.float32, name="images")
-    if conditional:
-        return fn_cond, [spec, tf.TensorSpec((None,), tf.int32, name="labels")]
-    return fn, [spec]
+    run.__signature__ = inspect.Signature(
+        [inspect.Parameter(spec.name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for spec in inputs])
+    return run, [spec.spec() for spec in inputs]
 
 
-def _build_archive(model):
-    family = _family(model)
-    conditional = _conditional(model, family)
-    archive = keras.export.ExportArchive()
-    # Nothing is tracked explicitly: the archive saves exactly the variables its
-    # endpoints read (the serving networks only, no discriminator, optimizer or
-    # metrics). Tracking the networks as well would store every weight twice.
-    bodies = _bodies(model, family)
-    assert list(bodies) == signature_names(model)
-    traced = {}  # body -> its tf.function: a signature that is another's alias shares its graph
-    for name, (input_name, body, *inner) in bodies.items():  # inner: an input shape other than the default
-        if body in traced:
-            archive.add_endpoint(name, traced[body])
-            continue
-        inner = tuple(inner[0]) if inner else _default_inner_shape(model, input_name)
-        fn, input_signature = _endpoint(model, input_name, body, conditional, inner)
-        traced[body] = archive.add_endpoint(name, fn, input_signature=input_signature)
-        traced[body].get_concrete_function()  # traced now, so an alias can reuse it
+def _noise_dim(model):
+    """Width of the `z` input of sampling signatures (GLANN's mapper takes noise_dim)."""
+    return getattr(model, "noise_dim", None) or model.latent_dim
+
+
+def export_metadata(model, names):
+    """The `assets.extra/kerasgen_export.json` of `model`: its class, family and shapes, for clients."""
+    from kerasgen.models.registry import spec_of
+
+    spec = spec_of(model)
+    conditional = any(spec_.name == "labels" for e in model.serving_endpoints().values() for spec_ in e.inputs)
     metadata = {
         "model": type(model).__name__,
-        "family": family,
+        "family": None if spec is None else spec.family,
         "latent_dim": model.latent_dim,
         "noise_dim": _noise_dim(model),
         "image_shape": list(model.image_shape),
         "value_range": list(model.value_range),
         "num_classes": model.num_classes if conditional else None,
-        "signatures": signature_names(model),
+        "signatures": list(names),
     }
-    if family == "translation":  # the input domain A may differ from the output domain B
-        metadata["source_shape"] = list(model.source_shape)
-    return archive, metadata
+    metadata.update(model.serving_metadata())
+    return metadata
+
+
+def _build_archive(model):
+    archive = keras.export.ExportArchive()
+    # Nothing is tracked explicitly: the archive saves exactly the variables its
+    # endpoints read (the serving networks only, no discriminator, optimizer or
+    # metrics). Tracking the networks as well would store every weight twice.
+    endpoints = _endpoints(model)
+    traced = {}  # endpoint -> its tf.function: a signature that is another's alias shares its graph
+    for name, endpoint in endpoints.items():
+        if endpoint in traced:
+            archive.add_endpoint(name, traced[endpoint])
+            continue
+        fn, input_signature = _traceable(endpoint)
+        traced[endpoint] = archive.add_endpoint(name, fn, input_signature=input_signature)
+        traced[endpoint].get_concrete_function()  # traced now, so an alias can reuse it
+    return archive, export_metadata(model, endpoints)
 
 
 # -------------------------------------------------------------------- export
@@ -448,7 +260,7 @@ def save_for_serving(model, base_dir, version=None) -> str:
     """Exports `model` as the SavedModel `base_dir/<version>/` for TF Serving.
 
     Args:
-        model: a registered kerasgen model (or a subclass of one), built.
+        model: a kerasgen model (any `GenerativeModel` declaring `serving_endpoints()`), built.
         base_dir: the model's base path (TF Serving's `--model_base_path`);
             created if missing.
         version: integer version directory name; None takes
@@ -475,7 +287,7 @@ def save_for_serving(model, base_dir, version=None) -> str:
             f"{base_dir} holds a saved_model.pb: it looks like a version directory. Pass its parent "
             "(the directory TF Serving's --model_base_path points at) as base_dir."
         )
-    _family(model)  # unsupported models fail before anything touches the disk
+    _endpoints(model)  # unsupported models fail before anything touches the disk
     version = next_version(base_dir) if version is None else _check_version(version)
     final = os.path.join(base_dir, str(version))
 

@@ -1,13 +1,15 @@
-"""The conformance suite: every model in `kerasgen.models.REGISTRY` must pass it.
+"""The conformance suite: `kerasgen.testing`'s checks over every model in `kerasgen.models.REGISTRY`.
 
 A model joins the zoo by registering itself; it then inherits these tests:
-fit a few steps on real Fashion-MNIST, evaluate, save/load with identical
-outputs and resumed optimizer state, and train under a 2-replica
-MirroredStrategy (two logical CPU devices, configured in conftest.py).
+config round trip, fit a few steps on real Fashion-MNIST and evaluate, outputs
+in range and not constant, `.keras` save/load with identical outputs and
+resumed optimizer state, a SavedModel reloaded and called in a process that
+cannot import kerasgen, and training under a 2-replica MirroredStrategy (two
+logical CPU devices, configured in conftest.py), mixed bfloat16 and XLA.
 """
 
-import json
 import os
+import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -16,168 +18,103 @@ import numpy as np
 import pytest
 
 import kerasgen
+from kerasgen import testing
 from kerasgen.models import REGISTRY
 
 MODEL_NAMES = sorted(REGISTRY)
+README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 
 
-def as_json(config):
-    """Config with tuples as lists, as it is after a trip through the .keras file."""
-    return json.loads(json.dumps(config))
-
-
-def make_model(spec, **overrides):
-    kwargs = dict(spec.small_config, image_shape=(28, 28, 1), seed=0)
-    kwargs.update(overrides)
-    model = spec.create(**kwargs)
-    model.compile()
-    return model
-
-
-def fashion_batches(spec, model, limit=256, batch_size=64):
-    """Real Fashion-MNIST batches in the form the model trains on: images, (images, labels)
-    for conditional models, (images, indices) for indexed ones (GLO, GLANN), (domain A, domain B)
-    images for translation models (edge maps -> images, or sneakers and ankle boots)."""
-    if spec.pairing:
-        return kerasgen.datasets.fashion_mnist_translation(
-            spec.pairing, limit=limit, batch_size=batch_size, seed=0, value_range=model.value_range
-        )
-    return kerasgen.datasets.load(
-        "fashion_mnist", split="train", limit=limit, batch_size=batch_size, seed=0,
-        with_labels=spec.conditional, with_indices=spec.indexed, value_range=model.value_range,
-    )
-
-
-# Families whose `reconstruct`/`encode` map images to images/codes.
-IMAGE_AUTOENCODING_FAMILIES = ("autoencoder", "vae", "wae")
-
-
-def probe_inputs(spec, model, count=8):
-    """(images, labels) of the Fashion-MNIST test split; for translation models (domain A, domain B) images."""
-    if spec.pairing:
-        test = kerasgen.datasets.fashion_mnist_translation(
-            spec.pairing, split="test", batch_size=count, shuffle=False, value_range=model.value_range
-        )
-        return tuple(tensor.numpy() for tensor in next(iter(test)))
-    images, labels = kerasgen.datasets.load_arrays("fashion_mnist", split="test", limit=count)
-    return kerasgen.datasets.to_value_range(images, model.value_range), labels.astype("int32")
-
-
-def probe_outputs(spec, model):
-    """Deterministic outputs of every public inference method the model has."""
-    images, labels = probe_inputs(spec, model)
-    conditional = (labels,) if spec.conditional else ()
-    outputs = {}
-    if hasattr(model, "generate"):
-        outputs["generate"] = model.generate(len(images), *conditional, seed=1)
-    if spec.family in IMAGE_AUTOENCODING_FAMILIES:
-        outputs["reconstruct"] = model.reconstruct(images, *conditional)
-        encoded = model.encode(images, *conditional)
-        outputs["encode"] = encoded[0] if isinstance(encoded, (list, tuple)) else encoded
-    elif spec.indexed:  # GLO, GLANN: reconstruct the training images from their codes
-        outputs["reconstruct"] = model.reconstruct(np.arange(len(images)))
-    elif spec.pairing:  # translation: each direction on images of its source domain
-        domains = {"a": images, "b": labels}
-        for direction in model.DIRECTIONS:
-            outputs[f"translate_{direction}"] = model.translate(domains[direction[0]], direction=direction)
-    if hasattr(model, "log_prob"):  # explicit density (PixelCNN)
-        outputs["log_prob"] = model.log_prob(images)
-    assert outputs, f"{spec.name} exposes no inference method to check"
-    return {key: keras.ops.convert_to_numpy(value) for key, value in outputs.items()}
+@pytest.fixture(scope="module")
+def server():
+    """One process without kerasgen loads every export of this module."""
+    with testing.ServingProcess() as process:
+        yield process
 
 
 @pytest.fixture(scope="module", params=MODEL_NAMES)
 def trained(request):
-    """(spec, model, history) after one short epoch on real data."""
+    """(spec, model, history, examples) after one short epoch on real data (fit and evaluate checked)."""
     keras.utils.set_random_seed(0)
     spec = REGISTRY[request.param]
-    model = make_model(spec)
-    history = model.fit(fashion_batches(spec, model), epochs=1, verbose=0)
-    return spec, model, history.history
+    model = testing.small_model(spec)
+    history = testing.check_fit_and_evaluate(
+        model, testing.training_batches(spec, model), testing.training_batches(spec, model, limit=128))
+    examples = spec.data.examples(count=testing.PROBE_BATCH, value_range=model.value_range)
+    return spec, model, history, examples
 
 
 def test_registry_entries_are_complete():
     for name, spec in REGISTRY.items():
-        assert spec.name == name and spec.summary and spec.family
-        assert issubclass(spec.cls, keras.Model)
+        assert spec.name == name and spec.summary and spec.family and spec.paper
+        assert re.fullmatch(r".+, (19|20)\d\d", spec.paper), f"{name}: paper {spec.paper!r} is not 'Authors, year'"
+        assert issubclass(spec.cls, kerasgen.models.GenerativeModel)
         assert spec.cls.train_step is not keras.Model.train_step, f"{name} has no train_step"
         assert spec.cls.test_step is not keras.Model.test_step, f"{name} has no test_step"
 
 
+def _readme_model_rows():
+    rows = []
+    for line in open(README, encoding="utf-8"):
+        found = re.fullmatch(r"\| `(\w+)` \| `(\w+)` \| ([^|]+) \| (.+) \|\s*", line)
+        if found:
+            rows.append(tuple(cell.strip() for cell in found.groups()))
+    return rows
+
+
+def test_readme_model_table_matches_the_registry():
+    """The README's model table is the registry: names, classes, papers and summaries, one row each."""
+    expected = sorted((spec.name, spec.cls.__name__, spec.paper, spec.summary) for spec in REGISTRY.values())
+    rows = _readme_model_rows()
+    assert len(rows) == len(set(rows)), "a model has two rows"
+    assert sorted(rows) == expected
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_config_round_trip(name):
+    testing.check_config_round_trip(testing.small_model(REGISTRY[name]))
+
+
 def test_fit_reports_finite_tracked_losses(trained):
-    spec, model, history = trained
-    assert history, f"{spec.name}: fit reported nothing"
+    spec, model, history, _ = trained
     assert set(history) == set(model.trackers)
-    for name, values in history.items():
-        assert np.all(np.isfinite(values)), f"{spec.name}: {name} = {values}"
-    assert int(model.optimizer.iterations.numpy()) == 4  # 256 images / batch 64
-
-
-def test_evaluate_returns_the_same_terms(trained):
-    spec, model, _ = trained
-    results = model.evaluate(fashion_batches(spec, model, limit=128), verbose=0, return_dict=True)
-    assert set(results) == set(model.trackers)
-    assert all(np.isfinite(v) for v in results.values())
+    assert int(model.optimizer.iterations.numpy()) == 4  # 256 images / 64 per update
 
 
 def test_outputs_are_in_value_range_and_not_constant(trained):
-    spec, model, _ = trained
-    low, high = model.value_range
-    for key, value in probe_outputs(spec, model).items():
-        if key in ("encode", "log_prob"):
-            continue
-        assert value.shape[1:] == model.image_shape, key
-        assert value.min() >= low - 1e-5 and value.max() <= high + 1e-5, key
-        assert value.std(axis=0).mean() > 1e-4, f"{spec.name}.{key} gives the same image for every input"
+    spec, model, _, examples = trained
+    testing.check_outputs(model, examples)
 
 
 def test_save_load_round_trip(trained, tmp_path):
-    spec, model, _ = trained
-    path = tmp_path / f"{spec.name}.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path)
-    assert type(loaded) is type(model)
-    assert as_json(loaded.get_config()) == as_json(model.get_config())
-    expected, actual = probe_outputs(spec, model), probe_outputs(spec, loaded)
-    for key in expected:
-        np.testing.assert_allclose(actual[key], expected[key], atol=1e-6, err_msg=key)
-    # Optimizer state comes back, so training resumes where it stopped.
-    assert int(loaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy())
-    for saved, restored in zip(model.optimizer.variables, loaded.optimizer.variables):
-        np.testing.assert_array_equal(np.asarray(saved), np.asarray(restored))
-    history = loaded.fit(fashion_batches(spec, loaded, limit=64), epochs=1, verbose=0).history
-    assert all(np.all(np.isfinite(values)) for values in history.values())
-    assert int(loaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy()) + 1
+    spec, model, _, examples = trained
+    testing.check_save_load(model, testing.training_batches(spec, model, limit=64), examples, tmp_path)
+
+
+def test_saved_model_runs_without_kerasgen_and_matches_the_live_model(trained, tmp_path, server):
+    spec, model, _, examples = trained
+    testing.check_serving(model, examples, tmp_path, server=server)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_fit_under_two_replica_mirrored_strategy(name, mirrored_strategy):
     keras.utils.set_random_seed(0)
     spec = REGISTRY[name]
-    assert mirrored_strategy.num_replicas_in_sync == 2
-    with mirrored_strategy.scope():
-        model = make_model(spec)
-    history = model.fit(fashion_batches(spec, model, limit=128), epochs=1, verbose=0).history
-    assert all(np.all(np.isfinite(v)) for v in history.values())
-    assert int(model.optimizer.iterations.numpy()) == 2
+    testing.check_distributed_fit(
+        lambda: testing.small_model(spec), lambda model: testing.training_batches(spec, model, limit=128),
+        mirrored_strategy)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_fit_under_mixed_bfloat16(name):
-    """Layers compute in bfloat16 (AMX on this CPU); losses stay float32 and finite."""
+    """Layers compute in bfloat16; losses and every served output stay float32 (or uint8) and finite."""
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     spec = REGISTRY[name]
-    model = make_model(spec)
-    history = model.fit(fashion_batches(spec, model, limit=64), epochs=1, verbose=0).history
+    model = testing.small_model(spec)
+    history = model.fit(testing.training_batches(spec, model, limit=64), epochs=1, verbose=0).history
     assert all(np.all(np.isfinite(v)) for v in history.values())
-    outputs = probe_outputs(spec, model)
-    assert all(value.dtype == np.float32 for value in outputs.values())
-
-
-def _optimizers(model):
-    """Every optimizer the model steps, by attribute name."""
-    names = ("optimizer", "discriminator_optimizer", "code_optimizer", "mapper_optimizer")
-    return {name: getattr(model, name) for name in names if getattr(model, name, None) is not None}
+    outputs = testing.inference_outputs(model, testing.probe_feeds(model, spec.data.examples(count=5)))
+    assert all(value.dtype in (np.float32, np.uint8) for values in outputs.values() for value in values.values())
 
 
 def _updated_variables(optimizer):
@@ -194,13 +131,14 @@ def test_fit_with_xla(name):
     model = spec.create(**dict(spec.small_config, image_shape=(28, 28, 1), seed=0))
     model.compile(jit_compile=True)
     assert model.jit_compile is True
-    for optimizer in _optimizers(model).values():
+    optimizers = model.named_optimizers()
+    for optimizer in optimizers.values():
         if not optimizer.built:  # Keras builds model.optimizer lazily, in the first fit
             optimizer.build(model.trainable_variables)
-    before = {key: [np.array(v) for v in _updated_variables(opt)] for key, opt in _optimizers(model).items()}
-    history = model.fit(fashion_batches(spec, model, limit=64, batch_size=32), epochs=1, verbose=0).history
+    before = {key: [np.array(v) for v in _updated_variables(opt)] for key, opt in optimizers.items()}
+    history = model.fit(testing.training_batches(spec, model, limit=64, batch_size=32), epochs=1, verbose=0).history
     assert all(np.all(np.isfinite(v)) for v in history.values()), history
-    for key, optimizer in _optimizers(model).items():
+    for key, optimizer in optimizers.items():
         moved = [np.any(np.array(v) != b) for v, b in zip(_updated_variables(optimizer), before[key])]
         assert any(moved), f"{name}: {key} did not move its weights under XLA"
 

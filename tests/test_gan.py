@@ -138,14 +138,26 @@ def test_unknown_loss_and_bad_arguments_are_refused():
         GAN(ema_decay=1.5)
 
 
-def test_generator_ema_follows_its_formula_and_drives_generate(small_images):
-    model = DCGAN(ema_decay=0.9, **SMALL)
+def test_generator_ema_warms_up_then_follows_its_formula_and_drives_generate(small_images):
+    """theta_ema <- d_t theta_ema + (1 - d_t) theta after generator update t, d_t = min(decay, (1 + t) / (10 + t)):
+    with decay 0.3, d = 2/11, 3/12 (warm-up), then 0.3, 0.3."""
+    model = DCGAN(ema_decay=0.3, **SMALL)
     model.compile()
-    before = [w.numpy().copy() for w in model.ema_generator.weights]
-    model.fit(small_images[:32], batch_size=32, epochs=1, verbose=0)  # one generator step
-    after_step = [w.numpy() for w in model.generator.weights]
-    for ema, old, new in zip(model.ema_generator.weights, before, after_step):
-        np.testing.assert_allclose(ema.numpy(), 0.9 * old + 0.1 * new, rtol=1e-5, atol=1e-6)
+    expected = [w.numpy().copy() for w in model.ema_generator.weights]
+    decays = []
+
+    class Average(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            t = batch + 1
+            decays.append(min(0.3, (1 + t) / (10 + t)))
+            for i, weight in enumerate(model.generator.weights):
+                expected[i] = decays[-1] * expected[i] + (1 - decays[-1]) * weight.numpy()
+
+    model.fit(small_images, batch_size=16, epochs=1, shuffle=False, verbose=0, callbacks=[Average()])
+    assert int(model.optimizer.iterations.numpy()) == 4
+    np.testing.assert_allclose(decays, [2 / 11, 3 / 12, 0.3, 0.3])
+    for ema, want in zip(model.ema_generator.weights, expected):
+        np.testing.assert_allclose(ema.numpy(), want, rtol=1e-5, atol=1e-6)
     z = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
     np.testing.assert_allclose(model.predict(z, verbose=0), model.ema_generator.predict(z, verbose=0), atol=1e-6)
     assert not model.ema_generator.trainable_weights

@@ -194,7 +194,7 @@ def test_glo_trains_on_fashion_mnist():
     samples = to_np(model.generate(16, seed=0))
     assert samples.shape == (16, 28, 28, 1) and samples.dtype == np.float32
     assert samples.std(axis=0).mean() > 0.02
-    reconstructions = to_np(model.reconstruct(np.arange(16)))
+    reconstructions = to_np(model.reconstruct_training_images(np.arange(16)))
     assert reconstructions.std(axis=0).mean() > 0.02
     # fit() refreshed the Gaussian fitted to the codes.
     codes = to_np(model.codes).astype(np.float64)
@@ -265,7 +265,7 @@ def test_glo_save_load_round_trip(tmp_path):
     assert type(loaded) is GLO and loaded.num_images == 256 and loaded.projection == "sphere"
     np.testing.assert_array_equal(to_np(loaded.codes), to_np(model.codes))
     np.testing.assert_allclose(to_np(loaded.generate(8, seed=3)), to_np(model.generate(8, seed=3)), atol=1e-6)
-    np.testing.assert_allclose(to_np(loaded.reconstruct(np.arange(8))), to_np(model.reconstruct(np.arange(8))), atol=1e-6)
+    np.testing.assert_allclose(to_np(loaded.reconstruct_training_images(np.arange(8))), to_np(model.reconstruct_training_images(np.arange(8))), atol=1e-6)
     for original, restored in ((model.optimizer, loaded.optimizer), (model.code_optimizer, loaded.code_optimizer)):
         assert int(restored.iterations) == int(original.iterations) == 4
         assert float(restored.learning_rate) == float(original.learning_rate)

@@ -12,8 +12,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kerasgen import losses, networks
-from kerasgen.models.base import GenerativeModel, unpack_images_and_labels
+from kerasgen import losses, networks, previews, serving
+from kerasgen.models.base import GenerativeModel, split_batch
 from kerasgen.models.registry import register
 
 _RECONSTRUCTIONS = ("mse", "bce")
@@ -23,7 +23,8 @@ _NOISES = ("masking", "gaussian")
 @register(
     "ae",
     family="autoencoder",
-    summary="Convolutional autoencoder, MSE or cross-entropy reconstruction",
+    summary="conv encoder/decoder, MSE or cross-entropy reconstruction",
+    paper="Hinton & Salakhutdinov, 2006",
     small_config={"latent_dim": 8},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -99,7 +100,7 @@ class AutoEncoder(GenerativeModel):
         return self(images, training=False)
 
     def train_step(self, data):
-        images, _ = unpack_images_and_labels(data)
+        images, _ = split_batch(data)
         corrupted = self.corrupt(images, training=True)
         with tf.GradientTape() as tape:
             decoder_output = self.decoder_output(corrupted, training=True)
@@ -108,9 +109,30 @@ class AutoEncoder(GenerativeModel):
         return self.record(loss=loss)
 
     def test_step(self, data):
-        images, _ = unpack_images_and_labels(data)
+        images, _ = split_batch(data)
         decoder_output = self.decoder_output(images, training=False)
         return self.record(loss=ops.mean(self.reconstruction_loss(images, decoder_output)))
+
+    # ------------------------------------------------------------- protocol
+    def serving_endpoints(self):
+        """`encode(images) -> {z}`, `decode(z)`, `reconstruct(images) -> {images, images_uint8}`;
+        `serving_default` is `reconstruct` (an autoencoder has no prior to sample)."""
+        images = serving.images_input(self.image_shape, self.value_range)
+        reconstruct = serving.Endpoint((images,), lambda images: serving.image_outputs(self, self.reconstruct(images)))
+        return {
+            "serving_default": reconstruct,
+            "encode": serving.Endpoint((images,), lambda images: serving.float_outputs(z=self.encode(images))),
+            "decode": serving.Endpoint((serving.latent_input(self.latent_dim),),
+                                       lambda z: serving.image_outputs(self, self.decode(z))),
+            "reconstruct": reconstruct,
+        }
+
+    def previews(self, images=None, labels=None, targets=None, num_samples=64, seed=0, **options):
+        """Reconstructions of `images`; for a 2-D code also its scatter and decoded manifold."""
+        pictures = previews.reconstructions(self.reconstruct, images)
+        if self.latent_dim == 2:
+            pictures.update(previews.latent_map(self.encode, self.decode, images, labels, options.get("manifold_size", 20)))
+        return pictures
 
     def get_config(self):
         config = super().get_config()
@@ -123,7 +145,8 @@ class AutoEncoder(GenerativeModel):
 @register(
     "dae",
     family="autoencoder",
-    summary="Denoising autoencoder: masking (30%) or Gaussian input corruption",
+    summary="reconstructs clean inputs from masked (30% by default) or Gaussian-noised ones",
+    paper="Vincent et al., 2008",
     small_config={"latent_dim": 8},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")

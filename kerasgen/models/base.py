@@ -24,21 +24,21 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-# Pixel values may overshoot the declared range by this much (float rounding
-# in user pipelines) before fit() refuses them.
-_RANGE_TOLERANCE = 1e-3
+from kerasgen.serving import RANGE_TOLERANCE as _RANGE_TOLERANCE  # one tolerance for fit and serving
 
 
-def unpack_images_and_labels(data):
-    """Splits a Keras batch into `(images, labels or None)`.
+def split_batch(data):
+    """Splits a Keras batch into `(images, second or None)`.
 
+    `second` is whatever the model's `TrainingData` pairs with the images:
+    class labels, image indices (GLO, GLANN) or domain B images (translation).
     Accepts what `fit` passes to `train_step`: `images`, `(images,)`,
-    `(images, labels)` or `(images, labels, sample_weight)`.
+    `(images, second)` or `(images, second, sample_weight)`.
     """
-    images, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-    if isinstance(images, (list, tuple)) and len(images) == 2 and labels is None:
-        images, labels = images
-    return images, labels
+    images, second, _ = keras.utils.unpack_x_y_sample_weight(data)
+    if isinstance(images, (list, tuple)) and len(images) == 2 and second is None:
+        images, second = images
+    return images, second
 
 
 # Messages of the in-pipeline input checks travel inside TensorFlow's
@@ -193,6 +193,67 @@ class GenerativeModel(keras.Model):
         self.seed_generator = ReplicaSeedGenerator(seed, name="seed_generator")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
 
+    # ------------------------------------------------------------- protocol
+    # What the tooling asks a model instead of switching on its family: the CLI,
+    # kerasgen.export, SampleGrid, kerasgen.testing and the zoo benchmark.
+
+    #: Images per update that `kerasgen train` uses without --batch-size.
+    default_batch_size = 128
+    #: Whether training batches must be full (a model that splits each batch, like a GAN's k minibatches).
+    drop_remainder = False
+
+    def fit_batch_size(self, batch_size):
+        """Images per `fit` batch for `batch_size` images per update (a GAN takes k minibatches)."""
+        return int(batch_size)
+
+    def serving_endpoints(self):
+        """`{signature name: kerasgen.serving.Endpoint}`, `serving_default` first, for `kerasgen.export`.
+
+        Each endpoint names its batched inputs and computes its named outputs
+        with the model's public methods; one endpoint under two names is one
+        signature with an alias. The base class serves nothing.
+        """
+        return {}
+
+    def serving_metadata(self):
+        """Extra entries for the export's `kerasgen_export.json` (e.g. a translation model's source_shape)."""
+        return {}
+
+    def previews(self, images=None, labels=None, targets=None, num_samples=64, seed=0, **options):
+        """`{name: kerasgen.previews picture}`: what `SampleGrid` draws after an epoch.
+
+        `images`, `labels`, `targets`: held-out examples of the model's
+        `TrainingData` (`TrainingData.examples`); `num_samples` images are
+        sampled with `seed`; `options` (e.g. `manifold_size`, the side of a
+        2-D latent manifold) tune particular pictures. The base class draws nothing.
+        """
+        return {}
+
+    # --------------------------------------------------------- weight averages
+    def ema_copy(self, network):
+        """A frozen copy of `network` holding the exponential moving average of its weights.
+
+        Sampling with averaged weights (Karras et al., 2018; Ho et al., 2020)
+        removes the step-to-step jitter of the live ones; `update_ema` moves it.
+        """
+        average = keras.models.clone_model(network)
+        average.set_weights(network.get_weights())
+        average.trainable = False
+        return average
+
+    def update_ema(self, average, network, decay, step=None):
+        """theta_ema <- d * theta_ema + (1 - d) * theta, d = min(decay, (1 + t) / (10 + t)).
+
+        The warm-up of `tf.train.ExponentialMovingAverage(num_updates=t)`:
+        with `decay` = 0.999 the first averages would otherwise stay ~1000
+        steps dominated by the initial weights. `t` is `step`, by default
+        `model.optimizer.iterations` (the updates of `network`'s optimizer).
+        """
+        t = ops.cast(self.optimizer.iterations if step is None else step, "float32")
+        d = ops.minimum(ops.cast(decay, "float32"), (1.0 + t) / (10.0 + t))
+        for mean, weight in zip(average.weights, network.weights):
+            mean.assign(ops.cast(d, mean.dtype) * mean + ops.cast(1.0 - d, mean.dtype) * ops.cast(weight, mean.dtype))
+
     # ----------------------------------------------------------------- metrics
     def add_trackers(self, *names):
         """Adds `keras.metrics.Mean` trackers for terms decided by constructor arguments."""
@@ -246,6 +307,10 @@ class GenerativeModel(keras.Model):
             pairs = zip(gradients[start : start + len(group)], group)
             optimizer.apply_gradients([(scale_gradient(g, factor), v) for g, v in pairs])
             start += len(group)
+
+    def named_optimizers(self):
+        """`{attribute: optimizer}` of every optimizer the model steps (`optimizer` first)."""
+        return {"optimizer": self.optimizer}
 
     def loss_scaled(self, optimizer):
         """`optimizer`, wrapped in a `LossScaleOptimizer` when this model computes in float16.
@@ -348,7 +413,7 @@ class GenerativeModel(keras.Model):
         in `[0, num_classes)`. Subclasses with other batch structures or
         constraints extend it.
         """
-        images, labels = unpack_images_and_labels(batch)
+        images, labels = split_batch(batch)
         checks = [self.images_assertion(images, number)]
         if self.num_classes and labels is not None:
             checks.append(self.labels_assertion(labels, number))
@@ -386,37 +451,39 @@ class GenerativeModel(keras.Model):
     def check_training_data(self, x, y=None, batch_size=None):
         """Checks shape, dtype, value range (and labels) of what `fit` receives.
 
-        NumPy arrays and tensors are checked whole; for a `tf.data.Dataset`
-        the element spec and the first batch are checked here (and, by `fit`,
-        every batch in the pipeline). Raises ValueError with what is wrong and
-        how to fix it. Returns the size of the first batch `fit` will see
-        (Keras batches arrays by 32 unless told), or None.
+        NumPy arrays and tensors are checked whole (`check_batch`); of a
+        `tf.data.Dataset` the first batch is checked here (and, by `fit`, every
+        batch in the pipeline). Raises ValueError with what is wrong and how to
+        fix it. Returns the size of the first batch `fit` will see (Keras
+        batches arrays by 32 unless told), or None.
         """
+        if x is None:
+            return None
         if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            image_spec = spec[0] if isinstance(spec, tuple) else spec
-            if isinstance(image_spec, tf.TensorSpec):
-                self.check_images(image_spec.shape, image_spec.dtype)
             first = next(iter(x.take(1)), None)
             if first is None:
                 raise ValueError(f"{type(self).__name__}: the dataset is empty.")
-            images, labels = unpack_images_and_labels(first)
-            first_batch = int(images.shape[0])
-        elif x is None:
-            return None
-        else:
-            images, labels = unpack_images_and_labels((x, y) if y is not None else x)
-            first_batch = None
+            images, second = split_batch(first)
+            self.check_batch(images, second, whole=False)
+            return int(images.shape[0])
+        images, second = split_batch((x, y) if y is not None else x)
+        if hasattr(images, "shape") and not images.shape[0]:
+            raise ValueError(f"{type(self).__name__}: got an empty array of images (shape {tuple(images.shape)}); "
+                             "there is nothing to train on.")
+        self.check_batch(images, second, whole=True)
+        return min(batch_size or 32, len(images))
+
+    def check_batch(self, images, second, whole):
+        """ValueError unless `(images, second)` (one batch, or all the data if `whole`) is right.
+
+        Images must be float NHWC `image_shape` in `value_range`; conditional
+        models need integer labels in `[0, num_classes)` (one per image when
+        `whole`). Models whose batches carry something else extend it.
+        """
         if isinstance(images, (np.ndarray, tf.Tensor)):
             self.check_images(images.shape, images.dtype, np.asarray(images))
-            if first_batch is None:
-                if not images.shape[0]:
-                    raise ValueError(f"{type(self).__name__}: got an empty array of images (shape "
-                                     f"{tuple(images.shape)}); there is nothing to train on.")
-                first_batch = min(batch_size or 32, int(images.shape[0]))
         if self.num_classes:
-            self.check_labels(labels, None if isinstance(x, tf.data.Dataset) else len(images))
-        return first_batch
+            self.check_labels(second, len(images) if whole else None)
 
     def check_images(self, shape, dtype, values=None, expected_shape=None, what="images"):
         """ValueError unless `what` (e.g. "images") are float NHWC `expected_shape` in `value_range`.
@@ -520,18 +587,62 @@ class GenerativeModel(keras.Model):
         return cls(**config)
 
 
-class AdversarialOptimizers:
-    """`compile` with one optimizer for the generator side and one for the discriminator side.
+class SeparateOptimizers:
+    """`compile` with one optimizer per group of variables, all saved and restored with the model.
 
-    A mixin for `GenerativeModel`s with two players (GANs, pix2pix,
-    CycleGAN). `model.optimizer` updates `generator_variables` (so its
-    `iterations` counts generator updates) and
-    `model.discriminator_optimizer` updates `discriminator_variables`;
-    `compile()` without optimizers uses `default_optimizers()`, the paper's.
-    Both are saved with the model and restored by `keras.models.load_model`.
-    The two sides default to the networks named `generator` and
-    `discriminator`; models with more networks override the properties.
+    A mixin for `GenerativeModel`s trained by several optimizers. `OPTIMIZERS`
+    lists `(compile keyword, model attribute, variables property)` per group;
+    the first group's optimizer is `model.optimizer` (Keras wraps it for loss
+    scaling, and its `iterations` counts that group's updates), the others
+    are wrapped by `loss_scaled`. `compile()` without optimizers uses
+    `default_optimizers()`, the paper's, in `OPTIMIZERS` order; `optimizer=`
+    is another name for the first. Every optimizer is built at compile time
+    (inside the strategy scope compile() runs in), each for its own variables
+    only, so none is created lazily inside a replicated train step.
     """
+
+    OPTIMIZERS = ()
+
+    def default_optimizers(self):
+        """The optimizers `compile()` uses when given none, one per `OPTIMIZERS` entry."""
+        raise NotImplementedError
+
+    def compile(self, *optimizers, optimizer=None, **kwargs):
+        keywords = [keyword for keyword, _, _ in self.OPTIMIZERS]
+        if len(optimizers) > len(keywords):
+            raise TypeError(f"{type(self).__name__}.compile takes at most {len(keywords)} optimizers ({keywords}).")
+        given = dict(zip(keywords, optimizers))
+        given.update({keyword: kwargs.pop(keyword) for keyword in keywords if keyword in kwargs})
+        given.setdefault(keywords[0], optimizer)
+        chosen = [keras.optimizers.get(given.get(keyword) or default)
+                  for keyword, default in zip(keywords, self.default_optimizers())]
+        for (_, attribute, _), other in zip(self.OPTIMIZERS[1:], chosen[1:]):
+            setattr(self, attribute, self.loss_scaled(other))
+        super().compile(optimizer=chosen[0], **kwargs)
+        for _, attribute, variables in self.OPTIMIZERS:
+            getattr(self, attribute).build(getattr(self, variables))
+
+    def named_optimizers(self):
+        return {attribute: getattr(self, attribute) for _, attribute, _ in self.OPTIMIZERS}
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        return {keyword: keras.saving.serialize_keras_object(getattr(self, attribute))
+                for keyword, attribute, _ in self.OPTIMIZERS}
+
+    def compile_from_config(self, config):
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
+
+class AdversarialOptimizers(SeparateOptimizers):
+    """Two players (GANs, pix2pix, CycleGAN): `model.optimizer` updates `generator_variables`
+    (its `iterations` counts generator updates) and `model.discriminator_optimizer` updates
+    `discriminator_variables`; `compile()` alone uses the paper's. Models with more networks
+    override the two properties."""
+
+    OPTIMIZERS = (("generator_optimizer", "optimizer", "generator_variables"),
+                  ("discriminator_optimizer", "discriminator_optimizer", "discriminator_variables"))
 
     @property
     def generator_variables(self):
@@ -542,33 +653,3 @@ class AdversarialOptimizers:
     def discriminator_variables(self):
         """The variables `model.discriminator_optimizer` updates."""
         return self.discriminator.trainable_variables
-
-    def default_optimizers(self):
-        """`(generator optimizer, discriminator optimizer)` used by `compile()` without arguments."""
-        raise NotImplementedError
-
-    def compile(self, generator_optimizer=None, discriminator_optimizer=None, **kwargs):
-        """Separate optimizers; `compile()` alone uses the paper's defaults.
-
-        `model.optimizer` is the generator's (its `iterations` counts
-        generator updates); `model.discriminator_optimizer` the discriminator's.
-        """
-        default_generator, default_discriminator = self.default_optimizers()
-        self.discriminator_optimizer = self.loss_scaled(keras.optimizers.get(discriminator_optimizer or default_discriminator))
-        super().compile(optimizer=keras.optimizers.get(generator_optimizer or default_generator), **kwargs)
-        # Build both now (inside the strategy scope compile() is called in): each
-        # optimizer holds slots for its own networks only, and none is created
-        # lazily inside a replicated train step.
-        self.optimizer.build(self.generator_variables)
-        self.discriminator_optimizer.build(self.discriminator_variables)
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return {}
-        return {
-            "generator_optimizer": keras.saving.serialize_keras_object(self.optimizer),
-            "discriminator_optimizer": keras.saving.serialize_keras_object(self.discriminator_optimizer),
-        }
-
-    def compile_from_config(self, config):
-        self.compile(**keras.saving.deserialize_keras_object(config))

@@ -30,15 +30,17 @@ from kerasgen.models.base import (
     GenerativeModel,
     assert_that,
     sampler,
-    unpack_images_and_labels,
+    split_batch,
 )
 from kerasgen.models.registry import register
+from kerasgen import previews, serving
 
 
 @register(
     "gan",
     family="gan",
-    summary="GAN (Goodfellow et al., 2014): Algorithm 1 with k discriminator steps, MLP networks",
+    summary="Algorithm 1: k discriminator steps per generator step; MLP networks; any loss pair and penalty",
+    paper="Goodfellow et al., 2014",
     small_config={"latent_dim": 8},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -112,11 +114,7 @@ class GAN(AdversarialOptimizers, GenerativeModel):
         self.ema_decay = None if ema_decay is None else float(ema_decay)
         self.generator = generator or self.build_generator()
         self.discriminator = discriminator or self.build_discriminator()
-        self.ema_generator = None
-        if self.ema_decay:
-            self.ema_generator = keras.models.clone_model(self.generator)
-            self.ema_generator.set_weights(self.generator.get_weights())
-            self.ema_generator.trainable = False
+        self.ema_generator = self.ema_copy(self.generator) if self.ema_decay else None
         self.add_trackers("d_loss", "g_loss", *self.active_penalties())
         self.built = True  # the networks own every weight and are built already
 
@@ -199,7 +197,7 @@ class GAN(AdversarialOptimizers, GenerativeModel):
 
     # ------------------------------------------------------------ algorithm
     def train_step(self, data):
-        images, labels = unpack_images_and_labels(data)
+        images, labels = split_batch(data)
         for real, real_labels in self.minibatches(images, labels):  # "for k steps do"
             self.discriminator_step(real, real_labels)
         self.generator_step(ops.shape(real)[0], real_labels)
@@ -236,7 +234,7 @@ class GAN(AdversarialOptimizers, GenerativeModel):
             g_loss = ops.mean(self.generator_loss(self._discriminate(fake, labels, training=True)))
         self.apply_gradients(tape, g_loss, self.generator_variables)
         if self.ema_generator is not None:
-            self.update_ema()
+            self.update_ema(self.ema_generator, self.generator, self.ema_decay)
         self.record(g_loss=g_loss)
 
     def clip_discriminator_weights(self):
@@ -244,14 +242,8 @@ class GAN(AdversarialOptimizers, GenerativeModel):
         for weight in self.discriminator.trainable_variables:
             weight.assign(ops.clip(weight, -self.clip_value, self.clip_value))
 
-    def update_ema(self):
-        """theta_ema <- decay * theta_ema + (1 - decay) * theta, for every generator weight."""
-        decay = self.ema_decay
-        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
-            average.assign(decay * average + (1.0 - decay) * ops.cast(weight, average.dtype))
-
     def test_step(self, data):
-        images, labels = unpack_images_and_labels(data)
+        images, labels = split_batch(data)
         z = self.sample_latents(ops.shape(images)[0])
         fake_scores = self._discriminate(self._generate(z, labels, training=False), labels, training=False)
         real_scores = self._discriminate(images, labels, training=False)
@@ -286,6 +278,22 @@ class GAN(AdversarialOptimizers, GenerativeModel):
         labels = ops.convert_to_tensor(self.default_labels(num_samples, labels)) if self.num_classes else None
         return self._generate(z, labels, training=False, generator=self.sampling_generator)
 
+    # ------------------------------------------------------------- protocol
+    default_batch_size = 64  # m, the real minibatch of each discriminator step
+    drop_remainder = True  # every fit batch must split into k full minibatches
+
+    def fit_batch_size(self, batch_size):
+        """k * m images per fit batch: the k real minibatches of one iteration of Algorithm 1."""
+        return self.discriminator_steps * int(batch_size)
+
+    def serving_endpoints(self):
+        """`serving_default(z[, labels]) -> {images, images_uint8}`, sampled with the EMA generator if any."""
+        return {"serving_default": serving.generator_endpoint(self)}
+
+    def previews(self, images=None, labels=None, targets=None, num_samples=64, seed=0, **options):
+        """Samples (one class per column for conditional models)."""
+        return previews.samples(self, num_samples, seed)
+
     def _batch_size_template(self, location=""):
         k = self.discriminator_steps
         return (
@@ -304,7 +312,7 @@ class GAN(AdversarialOptimizers, GenerativeModel):
 
     def batch_assertions(self, batch, number):
         checks = super().batch_assertions(batch, number)
-        size = tf.shape(unpack_images_and_labels(batch)[0])[0]
+        size = tf.shape(split_batch(batch)[0])[0]
         checks.append(assert_that(tf.equal(size % self.discriminator_steps, 0),
                                   self._batch_size_template(BATCH_LOCATION), size, number))
         return checks
@@ -329,7 +337,8 @@ class GAN(AdversarialOptimizers, GenerativeModel):
 @register(
     "dcgan",
     family="gan",
-    summary="DCGAN (Radford et al., 2016): all-convolutional nets with batch norm, Adam(2e-4, 0.5)",
+    summary="all-convolutional networks with batch norm (28x28, 32x32, 64x64), Adam(2e-4, 0.5)",
+    paper="Radford et al., 2016",
     small_config={"latent_dim": 8, "base_filters": 8},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -365,8 +374,9 @@ class DCGAN(GAN):
 @register(
     "cgan",
     family="gan",
-    conditional=True,
-    summary="Conditional GAN (Mirza & Osindero, 2014): labels into both DCGAN networks",
+    data="labelled_images",
+    summary="class labels into both networks; `generate(n, labels=...)`",
+    paper="Mirza & Osindero, 2014",
     small_config={"latent_dim": 8, "base_filters": 8},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -384,7 +394,8 @@ class ConditionalGAN(DCGAN):
 @register(
     "lsgan",
     family="gan",
-    summary="LSGAN (Mao et al., 2017): least-squares losses with labels a, b, c",
+    summary="least-squares losses with targets a, b, c",
+    paper="Mao et al., 2017",
     small_config={"latent_dim": 8, "base_filters": 8},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -414,7 +425,8 @@ class LSGAN(DCGAN):
 @register(
     "sngan",
     family="gan",
-    summary="SNGAN (Miyato et al., 2018): spectrally normalized discriminator, hinge loss",
+    summary="spectrally normalized discriminator, hinge loss, Adam(2e-4, 0, 0.9), n_dis = 5",
+    paper="Miyato et al., 2018",
     small_config={"latent_dim": 8, "base_filters": 8, "discriminator_steps": 2},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")

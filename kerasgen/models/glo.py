@@ -32,14 +32,15 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kerasgen import losses, networks
+from kerasgen import losses, networks, previews, serving
 from kerasgen.models.base import (
     BATCH_LOCATION,
     GenerativeModel,
+    SeparateOptimizers,
     assert_that,
     input_errors_as_value_errors,
     sampler,
-    unpack_images_and_labels,
+    split_batch,
 )
 from kerasgen.models.imle import nearest_neighbours
 from kerasgen.models.registry import register
@@ -63,12 +64,13 @@ def default_pyramid_levels(image_shape):
 @register(
     "glo",
     family="generator",
-    indexed=True,
-    summary="GLO (Bojanowski et al., 2018): a learned unit-sphere code per image, Laplacian L1, Gaussian sampling",
+    data="indexed_images",
+    summary="one learned code per training image on the unit sphere, Laplacian-pyramid L1 loss; samples from a Gaussian fitted to the codes",
+    paper="Bojanowski et al., 2018",
     small_config={"latent_dim": 8, "num_images": 2048, "base_filters": 8},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
-class GLO(GenerativeModel):
+class GLO(SeparateOptimizers, GenerativeModel):
     """Generative Latent Optimization (Bojanowski et al., 2018).
 
     Args:
@@ -123,7 +125,7 @@ class GLO(GenerativeModel):
     stored as `code_mean` and the Cholesky factor `code_cholesky` L of Sigma
     (non-trainable variables, saved with the model). `call(z)` maps
     z ~ N(0, I_d) to G(mu + z L^T); `generate(n, seed)` samples it.
-    `reconstruct(indices)` = G(z_indices); `interpolate(a, b)` walks between
+    `reconstruct_training_images(indices)` = G(z_indices); `interpolate(a, b)` walks between
     two codes.
 
     Reported by `fit` and `evaluate`: `loss`, the reconstruction loss of the
@@ -294,7 +296,7 @@ class GLO(GenerativeModel):
         if isinstance(x, tf.data.Dataset):
             seen, images, indices, total = set(), [], [], 0
             for batch in x:  # one pass; stops early on a repeated (infinite) dataset
-                batch_images, batch_indices = unpack_images_and_labels(batch)
+                batch_images, batch_indices = split_batch(batch)
                 batch_indices = np.asarray(batch_indices).reshape(-1)
                 fresh = np.array([i not in seen for i in batch_indices])
                 seen.update(batch_indices.tolist())
@@ -305,7 +307,7 @@ class GLO(GenerativeModel):
                     break
             images, indices = np.concatenate(images), np.concatenate(indices)
         else:
-            images, indices = unpack_images_and_labels((x, y) if y is not None else x)
+            images, indices = split_batch((x, y) if y is not None else x)
             indices = np.asarray(indices).reshape(-1)
             indices, first = np.unique(indices, return_index=True)
             images = np.asarray(images)[first]
@@ -343,24 +345,15 @@ class GLO(GenerativeModel):
         return history
 
     # -------------------------------------------------------------- checks
-    def check_training_data(self, x, y=None, batch_size=None):
-        first_batch = super().check_training_data(x, y, batch_size)
-        if x is None:
-            return first_batch
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            if not isinstance(spec, tuple) or len(spec) < 2:
-                self.check_indices(None)
-            _, indices = unpack_images_and_labels(next(iter(x.take(1))))
-        else:
-            _, indices = unpack_images_and_labels((x, y) if y is not None else x)
-        self.check_indices(indices)
-        return first_batch
+    def check_batch(self, images, second, whole):
+        """Images as in every model, and int image indices `(batch,)` in `[0, num_images)`."""
+        super().check_batch(images, second, whole)
+        self.check_indices(second)
 
     def batch_assertions(self, batch, number):
         """Images as in every model, and image indices in `[0, num_images)`."""
         checks = super().batch_assertions(batch, number)
-        _, indices = unpack_images_and_labels(batch)
+        _, indices = split_batch(batch)
         if indices is not None:
             indices = tf.cast(indices, tf.int64)
             checks.append(assert_that(
@@ -395,7 +388,7 @@ class GLO(GenerativeModel):
             raise ValueError(self._indices_template().format(values.min(), values.max()))
 
     def _indexed_batch(self, data):
-        images, indices = unpack_images_and_labels(data)
+        images, indices = split_batch(data)
         if indices is None:
             self.check_indices(None)
         indices = ops.cast(indices, "int32")
@@ -463,8 +456,11 @@ class GLO(GenerativeModel):
         """`num_samples` images from the Gaussian fitted to the codes (int `seed` = reproducible)."""
         return self.call(self.sample_latents(num_samples, seed))
 
-    def reconstruct(self, indices):
-        """G(z_i) for training-image indices `(n,)`: the images as the model has learned them."""
+    def reconstruct_training_images(self, indices):
+        """G(z_i) for training-image indices `(n,)`: the images as the model has learned them.
+
+        (Not `reconstruct`: that name maps images to images in the autoencoders.)
+        """
         indices = np.asarray(indices, dtype=np.int32).reshape(-1)
         self.check_indices(indices)
         return self._generate(ops.take(self.codes, indices, axis=0), training=False)
@@ -478,34 +474,31 @@ class GLO(GenerativeModel):
         t = ops.reshape(ops.linspace(0.0, 1.0, int(steps)), (-1, 1))
         return self._generate(self.project((1.0 - t) * start + t * end), training=False)
 
+    # ------------------------------------------------------------- protocol
+    def serving_endpoints(self):
+        """`serving_default(z) -> {images, images_uint8}`: z ~ N(0, I) through the fitted Gaussian and G."""
+        return {"serving_default": serving.generator_endpoint(self)}
+
+    def previews(self, images=None, labels=None, targets=None, num_samples=64, seed=0, **options):
+        """Samples."""
+        return previews.samples(self, num_samples, seed)
+
     # ------------------------------------------------------------ compile
+    OPTIMIZERS = (("generator_optimizer", "optimizer", "generator_variables"),
+                  ("code_optimizer", "code_optimizer", "code_variables"))
+
+    @property
+    def generator_variables(self):
+        return self.generator.trainable_variables
+
+    @property
+    def code_variables(self):
+        return [self.codes]
+
     def default_optimizers(self):
         """(generator, codes) optimizers of `compile()`: Adam(1e-3) and the paper's SGD(10)
         (the paper's SGD(1) for the generator does not train it; see the class docstring)."""
         return keras.optimizers.Adam(1e-3), keras.optimizers.SGD(10.0)
-
-    def compile(self, generator_optimizer=None, code_optimizer=None, optimizer=None, **kwargs):
-        """Two optimizers: `model.optimizer` for the generator, `model.code_optimizer` for the codes.
-
-        `optimizer=` is accepted as another name for `generator_optimizer`.
-        """
-        default_generator, default_codes = self.default_optimizers()
-        self.code_optimizer = self.loss_scaled(keras.optimizers.get(code_optimizer or default_codes))
-        super().compile(optimizer=keras.optimizers.get(generator_optimizer or optimizer or default_generator), **kwargs)
-        # Built now, inside the strategy scope compile() runs in, each for its own variables.
-        self.optimizer.build(self.generator.trainable_variables)
-        self.code_optimizer.build([self.codes])
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return {}
-        return {
-            "generator_optimizer": keras.saving.serialize_keras_object(self.optimizer),
-            "code_optimizer": keras.saving.serialize_keras_object(self.code_optimizer),
-        }
-
-    def compile_from_config(self, config):
-        self.compile(**keras.saving.deserialize_keras_object(config))
 
     def get_config(self):
         config = super().get_config()
@@ -524,8 +517,9 @@ class GLO(GenerativeModel):
 @register(
     "glann",
     family="generator",
-    indexed=True,
-    summary="GLANN (Hoshen et al., 2019): GLO codes + generator, IMLE-trained MLP mapper from noise to codes",
+    data="indexed_images",
+    summary="GLO, then an IMLE mapper from noise to the GLO latent space",
+    paper="Hoshen et al., 2019",
     small_config={"latent_dim": 8, "num_images": 2048, "base_filters": 8},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -659,18 +653,20 @@ class GLANN(GLO):
         """`num_samples` images G(T(e)), e ~ N(0, I_noise_dim) (int `seed` = reproducible)."""
         return self.call(self.sample_latents(num_samples, seed))
 
-    # ------------------------------------------------------------ compile
-    def compile(self, generator_optimizer=None, code_optimizer=None, mapper_optimizer=None, **kwargs):
-        """GLO's two optimizers plus `model.mapper_optimizer` (default Adam(1e-3))."""
-        self.mapper_optimizer = self.loss_scaled(keras.optimizers.get(mapper_optimizer or keras.optimizers.Adam(1e-3)))
-        super().compile(generator_optimizer, code_optimizer, **kwargs)
-        self.mapper_optimizer.build(self.mapper.trainable_variables)
+    def serving_endpoints(self):
+        """`serving_default(z) -> {images, images_uint8}` with z ~ N(0, I) of width `noise_dim`: G(T(z))."""
+        return {"serving_default": serving.generator_endpoint(self, self.noise_dim)}
 
-    def get_compile_config(self):
-        config = super().get_compile_config()
-        if config:
-            config["mapper_optimizer"] = keras.saving.serialize_keras_object(self.mapper_optimizer)
-        return config
+    # ------------------------------------------------------------ compile
+    OPTIMIZERS = GLO.OPTIMIZERS + (("mapper_optimizer", "mapper_optimizer", "mapper_variables"),)
+
+    @property
+    def mapper_variables(self):
+        return self.mapper.trainable_variables
+
+    def default_optimizers(self):
+        """GLO's two, plus Adam(1e-3) for the mapper."""
+        return (*super().default_optimizers(), keras.optimizers.Adam(1e-3))
 
     def get_config(self):
         config = super().get_config()

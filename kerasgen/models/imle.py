@@ -25,8 +25,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kerasgen import networks
-from kerasgen.models.base import GenerativeModel, sampler, unpack_images_and_labels
+from kerasgen import networks, previews, serving
+from kerasgen.models.base import GenerativeModel, sampler, split_batch
 from kerasgen.models.registry import register
 
 
@@ -107,7 +107,8 @@ def _flatten(images):
 @register(
     "imle",
     family="generator",
-    summary="IMLE (Li & Malik, 2018): every image pulls its nearest of m generated samples, no discriminator",
+    summary="each data point pulls its nearest of many generated samples closer (batched on-device search)",
+    paper="Li & Malik, 2018",
     small_config={"latent_dim": 8, "hidden_units": (128, 128)},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -187,7 +188,7 @@ class IMLE(GenerativeModel):
         return ops.take(z, indices, axis=0), distances
 
     def train_step(self, data):
-        images, _ = unpack_images_and_labels(data)
+        images, _ = split_batch(data)
         images = ops.cast(images, "float32")
         z, distances = self.select_latents(images)
         with tf.GradientTape() as tape:
@@ -197,7 +198,7 @@ class IMLE(GenerativeModel):
         return self.record(loss=loss, nearest_distance=ops.mean(ops.sqrt(distances)))
 
     def test_step(self, data):
-        images, _ = unpack_images_and_labels(data)
+        images, _ = split_batch(data)
         images = ops.cast(images, "float32")
         z, distances = self.select_latents(images)
         fake = self._generate(z, training=False)
@@ -212,6 +213,14 @@ class IMLE(GenerativeModel):
     def generate(self, num_samples, seed=None):
         """`num_samples` images G(z), z ~ N(0, I) (int `seed` = reproducible)."""
         return self._generate(self.sample_latents(num_samples, seed), training=False)
+
+    def serving_endpoints(self):
+        """`serving_default(z) -> {images, images_uint8}`: G(z), z ~ N(0, I)."""
+        return {"serving_default": serving.generator_endpoint(self)}
+
+    def previews(self, images=None, labels=None, targets=None, num_samples=64, seed=0, **options):
+        """Samples."""
+        return previews.samples(self, num_samples, seed)
 
     def get_config(self):
         config = super().get_config()

@@ -20,8 +20,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kerasgen import losses, networks
-from kerasgen.models.base import GenerativeModel, sampler, unpack_images_and_labels
+from kerasgen import losses, networks, previews, serving
+from kerasgen.models.base import GenerativeModel, sampler, split_batch
 from kerasgen.models.registry import register
 
 
@@ -47,7 +47,8 @@ def inverse_cdf(logits, uniform):
 @register(
     "pixelcnn",
     family="autoregressive",
-    summary="PixelCNN / Gated PixelCNN: masked convolutions, exact log-likelihood, bits/dim",
+    summary="masked convolutions (A/B), 256-way softmax, exact log-likelihood in bits/dim, compiled autoregressive sampling; gated blocks optional",
+    paper="van den Oord et al., 2016",
     small_config={"filters": 16, "num_layers": 2},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -195,14 +196,14 @@ class PixelCNN(GenerativeModel):
         return {"loss": loss, "bits_per_dim": loss / (self.num_dims * math.log(2.0))}
 
     def train_step(self, data):
-        images, _ = unpack_images_and_labels(data)
+        images, _ = split_batch(data)
         with tf.GradientTape() as tape:
             terms = self._terms(self.negative_log_likelihood(images, training=True))
         self.apply_gradients(tape, terms["loss"], self.trainable_variables)
         return self.record(**terms)
 
     def test_step(self, data):
-        images, _ = unpack_images_and_labels(data)
+        images, _ = split_batch(data)
         return self.record(**self._terms(self.negative_log_likelihood(images)))
 
     # ---------------------------------------------------------- sampling
@@ -265,6 +266,22 @@ class PixelCNN(GenerativeModel):
             seed=self.seed_generator if seed is None else seed,
             dtype="float32",
         )
+
+    # ------------------------------------------------------------- protocol
+    def serving_endpoints(self):
+        """`sample(noise) -> {images, images_uint8}` (also `serving_default`): uniform `noise` in [0, 1)
+        picks each sub-pixel by inverse CDF, so equal noise gives equal images; `log_prob(images) ->
+        {log_prob, bits_per_dim}` (nats per image, bits per sub-pixel of the quantized images)."""
+        sample = serving.Endpoint((serving.noise_input(self.image_shape),),
+                                  lambda noise: serving.image_outputs(self, self.sample_from_uniform(noise)))
+        log_prob = serving.Endpoint(
+            (serving.images_input(self.image_shape, self.value_range),),
+            lambda images: serving.float_outputs(log_prob=self.log_prob(images), bits_per_dim=self.bits_per_dim(images)))
+        return {"serving_default": sample, "sample": sample, "log_prob": log_prob}
+
+    def previews(self, images=None, labels=None, targets=None, num_samples=64, seed=0, **options):
+        """Samples."""
+        return previews.samples(self, num_samples, seed)
 
     # ------------------------------------------------------------ config
     def get_config(self):

@@ -29,14 +29,14 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kerasgen import losses, networks
+from kerasgen import losses, networks, previews, serving
 from kerasgen.layers.image_pool import ImagePool
 from kerasgen.models.base import (
     AdversarialOptimizers,
     BATCH_LOCATION,
     GenerativeModel,
     assert_that,
-    unpack_images_and_labels,
+    split_batch,
 )
 from kerasgen.models.registry import register
 
@@ -91,12 +91,12 @@ class TranslationModel(AdversarialOptimizers, GenerativeModel):
         return ops.cast(network(inputs, training=training), "float32")
 
     def discriminator_loss(self, real_scores, fake_scores):
-        """Batch mean of the (halved) discriminator loss, `losses.translation_discriminator_loss`."""
-        return ops.mean(losses.translation_discriminator_loss(real_scores, fake_scores, self.adversarial_loss))
+        """`(batch,)` (halved) discriminator loss, `losses.translation_discriminator_loss` (as `GAN`'s, per example)."""
+        return losses.translation_discriminator_loss(real_scores, fake_scores, self.adversarial_loss)
 
     def generator_loss(self, fake_scores):
-        """Batch mean of the generator's adversarial term, `losses.translation_generator_loss`."""
-        return ops.mean(losses.translation_generator_loss(fake_scores, self.adversarial_loss))
+        """`(batch,)` adversarial term of the generator, `losses.translation_generator_loss`."""
+        return losses.translation_generator_loss(fake_scores, self.adversarial_loss)
 
     # ---------------------------------------------------------- public API
     def translation_network(self, direction):
@@ -120,48 +120,61 @@ class TranslationModel(AdversarialOptimizers, GenerativeModel):
         )
         return self._run(self.translation_network(direction), ops.convert_to_tensor(array, "float32"), False)
 
+    # ------------------------------------------------------------- protocol
+    default_batch_size = 32  # pairs per update
+
+    def serving_endpoints(self):
+        """One signature per direction, `a2b(images) -> {images, images_uint8}` (and CycleGAN's `b2a`),
+        on images of its source domain; `serving_default` is `a2b`."""
+
+        def endpoint(direction):
+            source = serving.images_input(self.domain_shape(direction[0]), self.value_range)
+            return serving.Endpoint(
+                (source,), lambda images: serving.image_outputs(self, self.translate(images, direction=direction)))
+
+        endpoints = {direction: endpoint(direction) for direction in self.DIRECTIONS}
+        return {"serving_default": endpoints["a2b"], **endpoints}
+
+    def serving_metadata(self):
+        return {"source_shape": list(self.source_shape)}  # domain A may differ from domain B
+
+    def previews(self, images=None, labels=None, targets=None, num_samples=64, seed=0, **options):
+        """Translations of domain A `images`: inputs, translations, the `targets` when they are ground
+        truth (aligned pairs), and the translation back when the model has one (CycleGAN's cycle)."""
+        back = "b2a" if "b2a" in self.DIRECTIONS else None
+        return previews.translations(self, images, targets if self.aligned_targets else None, back)
+
+    #: Whether the domain B examples beside domain A ones are their ground truth (aligned pairs).
+    aligned_targets = False
+
     def call(self, inputs, training=False):
         """Domain A images -> domain B images (what `predict` returns)."""
         return self._run(self.translation_network("a2b"), inputs, training)
 
-    def check_training_data(self, x, y=None, batch_size=None):
-        """Checks that `fit`/`evaluate` get pairs `(a_images, b_images)` of the right shapes and range."""
+    def check_batch(self, images, second, whole):
+        """Pairs `(a_images, b_images)`: both domains of the right shapes and range, one to one."""
         name = type(self).__name__
-        if x is None:
-            return None
-        if isinstance(x, tf.data.Dataset):
-            first = next(iter(x.take(1)), None)
-            if first is None:
-                raise ValueError(f"{name}: the dataset is empty.")
-            a_images, b_images = unpack_images_and_labels(first)
-            first_batch = int(a_images.shape[0])
-        else:
-            a_images, b_images = unpack_images_and_labels((x, y) if y is not None else x)
-            if not len(a_images):
-                raise ValueError(f"{name}: got an empty array of domain A images; there is nothing to train on.")
-            first_batch = min(batch_size or 32, len(a_images))
-        if b_images is None:
+        if second is None:
             raise ValueError(
                 f"{name} trains on batches of (domain A images, domain B images), got images only. Call "
                 "fit(a_images, b_images) or pass a dataset from kerasgen.datasets.load_pairs(...) "
                 "(aligned pairs) or kerasgen.datasets.load_unpaired(...)."
             )
-        for images, domain in ((a_images, "a"), (b_images, "b")):
-            values = np.asarray(images)
+        for domain_images, domain in ((images, "a"), (second, "b")):
+            values = np.asarray(domain_images)
             self.check_images(
                 values.shape, values.dtype, values, expected_shape=self.domain_shape(domain),
                 what=f"domain {domain.upper()} images",
             )
-        if len(a_images) != len(b_images):
+        if len(images) != len(second):
             raise ValueError(
-                f"{name} got {len(a_images)} domain A images but {len(b_images)} domain B images in one batch; "
+                f"{name} got {len(images)} domain A images but {len(second)} domain B images in one batch; "
                 "batches must pair them one to one."
             )
-        return first_batch
 
     def batch_assertions(self, batch, number):
         """Both domains finite and in `value_range`, paired one to one."""
-        a_images, b_images = unpack_images_and_labels(batch)
+        a_images, b_images = split_batch(batch)
         sizes = tf.shape(a_images)[0], tf.shape(b_images)[0]
         return [
             self.images_assertion(a_images, number, what="domain A images"),
@@ -181,8 +194,9 @@ class TranslationModel(AdversarialOptimizers, GenerativeModel):
 @register(
     "pix2pix",
     family="translation",
-    pairing="paired",
-    summary="pix2pix (Isola et al., 2017): U-Net generator, PatchGAN on (x, y) pairs, L1 lambda=100",
+    data="paired",
+    summary="paired translation: U-Net generator, 70x70 PatchGAN on (x, y) pairs, L1 lambda = 100, D objective halved",
+    paper="Isola et al., 2017",
     small_config={"base_filters": 8},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -221,6 +235,7 @@ class Pix2Pix(TranslationModel):
     """
 
     loss_names = ("d_loss", "g_loss", "l1_loss")
+    aligned_targets = True  # its training pairs are (input, ground truth)
     NETWORKS = ("generator", "discriminator")
 
     def __init__(
@@ -256,30 +271,30 @@ class Pix2Pix(TranslationModel):
 
     # ------------------------------------------------------------ algorithm
     def train_step(self, data):
-        source, target = unpack_images_and_labels(data)
+        source, target = split_batch(data)
         with tf.GradientTape() as generator_tape:
             fake = self._run(self.generator, source, training=True)
         # D: one step on real pairs (x, y) and fake pairs (x, G(x)).
         with tf.GradientTape() as discriminator_tape:
-            d_loss = self.discriminator_loss(
+            d_loss = ops.mean(self.discriminator_loss(
                 self._discriminate(source, target), self._discriminate(source, ops.stop_gradient(fake))
-            )
+            ))
         self.apply_gradients(discriminator_tape, d_loss, self.discriminator_variables, self.discriminator_optimizer)
         # G: fool the updated D, stay close to y. The tape resumes on the same G(x).
         with generator_tape:
             fake_scores = self._discriminate(source, fake)
-            g_loss = self.generator_loss(fake_scores)
+            g_loss = ops.mean(self.generator_loss(fake_scores))
             l1_loss = ops.mean(losses.mean_absolute_error(target, fake))
             total = g_loss + self.l1_weight * l1_loss
         self.apply_gradients(generator_tape, total, self.generator_variables)
         return self.record(d_loss=d_loss, g_loss=g_loss, l1_loss=l1_loss)
 
     def test_step(self, data):
-        source, target = unpack_images_and_labels(data)
+        source, target = split_batch(data)
         fake = self._run(self.generator, source, training=False)
         fake_scores = self._discriminate(source, fake, training=False)
-        d_loss = self.discriminator_loss(self._discriminate(source, target, training=False), fake_scores)
-        g_loss = self.generator_loss(fake_scores)
+        d_loss = ops.mean(self.discriminator_loss(self._discriminate(source, target, training=False), fake_scores))
+        g_loss = ops.mean(self.generator_loss(fake_scores))
         return self.record(d_loss=d_loss, g_loss=g_loss, l1_loss=ops.mean(losses.mean_absolute_error(target, fake)))
 
     def get_config(self):
@@ -289,8 +304,9 @@ class Pix2Pix(TranslationModel):
 @register(
     "cyclegan",
     family="translation",
-    pairing="unpaired",
-    summary="CycleGAN (Zhu et al., 2017): two ResNet generators, LSGAN PatchGANs, cycle lambda=10, image pools",
+    data="unpaired",
+    summary="unpaired translation: two ResNet generators, two LSGAN PatchGANs, cycle lambda = 10, identity 0.5 lambda, pools of 50 past fakes",
+    paper="Zhu et al., 2017",
     small_config={"base_filters": 8, "num_blocks": 2},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -415,8 +431,8 @@ class CycleGAN(TranslationModel):
         fake_a = self._run(self.generator_b2a, real_b, training)
         cycled_a = self._run(self.generator_b2a, fake_b, training)
         cycled_b = self._run(self.generator_a2b, fake_a, training)
-        g_a2b = self.generator_loss(self._run(self.discriminator_b, fake_b, training))
-        g_b2a = self.generator_loss(self._run(self.discriminator_a, fake_a, training))
+        g_a2b = ops.mean(self.generator_loss(self._run(self.discriminator_b, fake_b, training)))
+        g_b2a = ops.mean(self.generator_loss(self._run(self.discriminator_a, fake_a, training)))
         terms = {
             "g_a2b_loss": g_a2b,
             "g_b2a_loss": g_b2a,
@@ -434,14 +450,14 @@ class CycleGAN(TranslationModel):
 
     def discriminator_losses(self, real_a, real_b, fake_a, fake_b, training):
         """Step 3's losses `(L_D_A, L_D_B)`: each discriminator on real images and fakes of its domain."""
-        d_a = self.discriminator_loss(
-            self._run(self.discriminator_a, real_a, training), self._run(self.discriminator_a, fake_a, training))
-        d_b = self.discriminator_loss(
-            self._run(self.discriminator_b, real_b, training), self._run(self.discriminator_b, fake_b, training))
+        d_a = ops.mean(self.discriminator_loss(
+            self._run(self.discriminator_a, real_a, training), self._run(self.discriminator_a, fake_a, training)))
+        d_b = ops.mean(self.discriminator_loss(
+            self._run(self.discriminator_b, real_b, training), self._run(self.discriminator_b, fake_b, training)))
         return d_a, d_b
 
     def train_step(self, data):
-        real_a, real_b = unpack_images_and_labels(data)
+        real_a, real_b = split_batch(data)
         with tf.GradientTape() as tape:
             total, (fake_b, fake_a), terms = self.generator_objective(real_a, real_b, training=True)
         self.apply_gradients(tape, total, self.generator_variables)
@@ -455,7 +471,7 @@ class CycleGAN(TranslationModel):
         return self.record(d_a_loss=d_a_loss, d_b_loss=d_b_loss, **terms)
 
     def test_step(self, data):
-        real_a, real_b = unpack_images_and_labels(data)
+        real_a, real_b = split_batch(data)
         _, (fake_b, fake_a), terms = self.generator_objective(real_a, real_b, training=False)
         d_a_loss, d_b_loss = self.discriminator_losses(real_a, real_b, fake_a, fake_b, training=False)
         return self.record(d_a_loss=d_a_loss, d_b_loss=d_b_loss, **terms)

@@ -16,9 +16,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kerasgen import losses, networks
+from kerasgen import losses, networks, previews, serving
 from kerasgen.layers import Sampling
-from kerasgen.models.base import GenerativeModel, sampler, unpack_images_and_labels
+from kerasgen.models.base import GenerativeModel, sampler, split_batch
 from kerasgen.models.registry import register
 
 _LIKELIHOODS = ("bernoulli", "gaussian")
@@ -27,7 +27,8 @@ _LIKELIHOODS = ("bernoulli", "gaussian")
 @register(
     "vae",
     family="vae",
-    summary="Variational autoencoder: reparameterization, closed-form KL, Bernoulli/Gaussian decoder",
+    summary="reparameterization trick, closed-form KL, Bernoulli or Gaussian decoder, `beta`",
+    paper="Kingma & Welling, 2014",
     small_config={"latent_dim": 4},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -129,14 +130,14 @@ class VAE(GenerativeModel):
         }
 
     def train_step(self, data):
-        images, labels = unpack_images_and_labels(data)
+        images, labels = split_batch(data)
         with tf.GradientTape() as tape:
             terms = self.compute_terms(images, labels, training=True)
         self.apply_gradients(tape, terms["loss"], self.trainable_variables)
         return self.record(**terms)
 
     def test_step(self, data):
-        images, labels = unpack_images_and_labels(data)
+        images, labels = split_batch(data)
         return self.record(**self.compute_terms(images, labels, training=False))
 
     # --------------------------------------------------------- public API
@@ -151,11 +152,11 @@ class VAE(GenerativeModel):
 
     def encode(self, images, labels=None):
         """Images `(batch, H, W, C)` in `value_range` -> `(z_mean, z_log_var)`."""
-        return self._encode(ops.convert_to_tensor(images, "float32"), self._labels(labels, len(images)))
+        return self._encode(ops.convert_to_tensor(images, "float32"), self._labels(labels, images))
 
     def decode(self, z, labels=None):
         """Codes `(batch, latent_dim)` -> mean images in `value_range`."""
-        return self.output_to_images(self._decode(ops.convert_to_tensor(z, "float32"), self._labels(labels, len(z))))
+        return self.output_to_images(self._decode(ops.convert_to_tensor(z, "float32"), self._labels(labels, z)))
 
     def reconstruct(self, images, labels=None):
         """Images -> decoded posterior means, in `value_range`."""
@@ -172,10 +173,49 @@ class VAE(GenerativeModel):
         z = self.sample_latents(num_samples, seed)
         return self.output_to_images(self._decode(z, self._labels(labels, num_samples)))
 
-    def _labels(self, labels, num_samples):
+    # ------------------------------------------------------------- protocol
+    def serving_endpoints(self):
+        """`serving_default(z[, labels])` = `decode` (prior draws into the means of p(x|z)),
+        `encode(images[, labels]) -> {z_mean, z_log_var}`, `reconstruct(images[, labels])` (decodes z_mean)."""
+        labels = (serving.labels_input(self.num_classes),) if self.num_classes else ()
+        images = (serving.images_input(self.image_shape, self.value_range), *labels)
+        z = (serving.latent_input(self.latent_dim), *labels)
+
+        def encode(images, labels=None):
+            z_mean, z_log_var = self.encode(images, labels)
+            return serving.float_outputs(z_mean=z_mean, z_log_var=z_log_var)
+
+        decode = serving.Endpoint(z, lambda z, labels=None: serving.image_outputs(self, self.decode(z, labels)))
+        return {
+            "serving_default": decode,
+            "encode": serving.Endpoint(images, encode),
+            "decode": decode,
+            "reconstruct": serving.Endpoint(
+                images, lambda images, labels=None: serving.image_outputs(self, self.reconstruct(images, labels))),
+        }
+
+    def previews(self, images=None, labels=None, targets=None, num_samples=64, seed=0, **options):
+        """Samples, reconstructions of `images`, and for a 2-D latent space its scatter and manifold
+        (Kingma & Welling's Fig. 4; conditional manifolds decode class 0)."""
+        pictures = previews.samples(self, num_samples, seed)
+        if images is None:
+            return pictures
+        conditional = self.num_classes is not None
+        own_labels = labels if conditional else None
+        pictures.update(previews.reconstructions(lambda x: self.reconstruct(x, None if own_labels is None else own_labels[: len(x)]), images))
+        if self.latent_dim == 2:
+            pictures.update(previews.latent_map(
+                lambda x: self.encode(x, own_labels), lambda z: self.decode(z, [0] * len(z) if conditional else None),
+                images, labels, options.get("manifold_size", 20)))
+        return pictures
+
+    def _labels(self, labels, batch):
+        """int32 labels for `batch` (a count or a batch of inputs): checked, or 0, 1, 2, ... by default."""
         if not self.num_classes:
             return None
-        return ops.convert_to_tensor(self.default_labels(num_samples, labels))
+        if tf.is_tensor(labels) and not tf.executing_eagerly():
+            return ops.cast(labels, "int32")  # traced (a serving signature): its graph checks them
+        return ops.convert_to_tensor(self.default_labels(batch if isinstance(batch, int) else len(batch), labels))
 
     def get_config(self):
         config = super().get_config()
@@ -190,8 +230,9 @@ class VAE(GenerativeModel):
 @register(
     "cvae",
     family="vae",
-    conditional=True,
-    summary="Conditional VAE: encoder and decoder see the class label",
+    data="labelled_images",
+    summary="VAE with the class label fed to encoder and decoder",
+    paper="Sohn et al., 2015",
     small_config={"latent_dim": 4},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")

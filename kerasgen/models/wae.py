@@ -17,16 +17,17 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kerasgen import losses
+from kerasgen import losses, previews
 from kerasgen.models.autoencoder import AutoEncoder
-from kerasgen.models.base import sampler, unpack_images_and_labels
+from kerasgen.models.base import sampler, split_batch
 from kerasgen.models.registry import register
 
 
 @register(
     "wae",
     family="wae",
-    summary="WAE-MMD (Tolstikhin et al., 2018): deterministic encoder, unbiased IMQ-kernel MMD to N(0, I), lambda=10",
+    summary="deterministic encoder, unbiased MMD (inverse multiquadratic kernel) to N(0, I), lambda = 10",
+    paper="Tolstikhin et al., 2018",
     small_config={"latent_dim": 8},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -92,14 +93,14 @@ class WAE(AutoEncoder):
         return {"loss": cost + self.regularization_weight * mmd, "reconstruction_loss": cost, "mmd": mmd}
 
     def train_step(self, data):
-        images, _ = unpack_images_and_labels(data)
+        images, _ = split_batch(data)
         with tf.GradientTape() as tape:
             terms = self.compute_terms(images, training=True)
         self.apply_gradients(tape, terms["loss"], self.trainable_variables)  # line 6: update Q and G
         return self.record(**terms)
 
     def test_step(self, data):
-        images, _ = unpack_images_and_labels(data)
+        images, _ = split_batch(data)
         return self.record(**self.compute_terms(images, training=False))
 
     @sampler
@@ -109,6 +110,15 @@ class WAE(AutoEncoder):
         `seed=None` advances the model's SeedGenerator; an int is reproducible.
         """
         return self.decode(self.sample_latents(num_samples, seed))
+
+    def serving_endpoints(self):
+        """The autoencoder's `encode`, `decode`, `reconstruct`, with `serving_default` = `decode` of prior draws."""
+        endpoints = super().serving_endpoints()
+        return {"serving_default": endpoints["decode"], **{k: v for k, v in endpoints.items() if k != "serving_default"}}
+
+    def previews(self, images=None, labels=None, targets=None, num_samples=64, seed=0, **options):
+        """Samples, then the autoencoder's reconstructions (and 2-D latent map)."""
+        return {**previews.samples(self, num_samples, seed), **super().previews(images, labels, **options)}
 
     def get_config(self):
         config = super().get_config()

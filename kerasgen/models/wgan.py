@@ -16,7 +16,8 @@ from kerasgen.models.registry import register
 @register(
     "wgan",
     family="gan",
-    summary="WGAN (Arjovsky et al., 2017): critic weight clipping c=0.01, RMSProp 5e-5, n_critic=5",
+    summary="critic weight clipping c = 0.01, RMSProp(5e-5), n_critic = 5",
+    paper="Arjovsky et al., 2017",
     small_config={"latent_dim": 8, "base_filters": 8, "discriminator_steps": 2},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
@@ -41,7 +42,8 @@ class WGAN(DCGAN):
 @register(
     "wgan_gp",
     family="gan",
-    summary="WGAN-GP (Gulrajani et al., 2017): gradient penalty lambda=10, Adam(1e-4, 0.5, 0.9), n_critic=5",
+    summary="gradient penalty lambda = 10 on uniform interpolates, Adam(1e-4, 0.5, 0.9), n_critic = 5",
+    paper="Gulrajani et al., 2017",
     small_config={"latent_dim": 8, "base_filters": 8, "discriminator_steps": 2},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
