@@ -1,43 +1,26 @@
 """The model zoo. Every class here is a `keras.Model` trained with `fit`.
 
-`REGISTRY` maps CLI names to `ModelSpec`s; the conformance suite runs every
-registered model.
+Every module of this package is imported here, so a model module registers
+itself (`@register(...)`) just by being in `kerasgen/models/`; each
+registered class is then `kerasgen.models.<ClassName>`. `REGISTRY` maps CLI
+names to `ModelSpec`s; the CLI, the conformance suite (`kerasgen.testing`)
+and the benchmarks iterate it.
 """
 
-from kerasgen.models.autoencoder import AutoEncoder, DenoisingAutoEncoder
-from kerasgen.models.base import GenerativeModel
-from kerasgen.models.gan import DCGAN, GAN, LSGAN, SNGAN, ConditionalGAN
-from kerasgen.models.glo import GLANN, GLO
-from kerasgen.models.imle import IMLE
-from kerasgen.models.pixelcnn import PixelCNN
-from kerasgen.models.registry import REGISTRY, ModelSpec, get, register
-from kerasgen.models.translation import CycleGAN, Pix2Pix
-from kerasgen.models.vae import VAE, ConditionalVAE
-from kerasgen.models.wae import WAE
-from kerasgen.models.wgan import WGAN, WGANGP
+import importlib
+import pkgutil
 
-__all__ = [
-    "AutoEncoder",
-    "ConditionalGAN",
-    "ConditionalVAE",
-    "CycleGAN",
-    "DCGAN",
-    "DenoisingAutoEncoder",
-    "GAN",
-    "GLANN",
-    "GLO",
-    "GenerativeModel",
-    "IMLE",
-    "LSGAN",
-    "ModelSpec",
-    "Pix2Pix",
-    "PixelCNN",
-    "REGISTRY",
-    "SNGAN",
-    "VAE",
-    "WAE",
-    "WGAN",
-    "WGANGP",
-    "get",
-    "register",
-]
+from kerasgen.models.base import GenerativeModel, SeparateOptimizers, sampler, split_batch
+from kerasgen.models.registry import REGISTRY, ModelSpec, get, register, spec_of, unregister
+
+for _module in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+# The registered classes and their (unregistered) base classes, by class name.
+_classes = {spec.cls.__name__: spec.cls for spec in REGISTRY.values()}
+from kerasgen.models.translation import TranslationModel  # noqa: E402  (the base of pix2pix and CycleGAN)
+
+globals().update(_classes)
+
+__all__ = sorted([*_classes, "GenerativeModel", "ModelSpec", "REGISTRY", "SeparateOptimizers", "TranslationModel",
+                  "get", "register", "sampler", "spec_of", "split_batch", "unregister"])
