@@ -61,7 +61,7 @@ def synthetic_data(spec, model, batch, batches):
         elements = (images(model.image_shape), (np.arange(count) % model.num_classes).astype("int32"))
     else:
         elements = images(model.image_shape)
-    return tf.data.Dataset.from_tensor_slices(elements).batch(batch * k, drop_remainder=True).prefetch(2), count
+    return tf.data.Dataset.from_tensor_slices(elements).batch(model.fit_batch_size(batch), drop_remainder=True).prefetch(2), count
 
 
 def check_model(name, strategy, steps, batch):

@@ -20,9 +20,14 @@ from kerasgen import (
     models,
     networks,
     precision,
+    previews,
     schedules,
+    serving,
+    testing,
+    training_data,
 )
 
 __version__ = "0.1.0"
 
-__all__ = ["callbacks", "datasets", "distribute", "export", "images", "layers", "losses", "metrics", "models", "networks", "precision", "schedules"]
+__all__ = ["callbacks", "datasets", "distribute", "export", "images", "layers", "losses", "metrics", "models", "networks",
+           "precision", "previews", "schedules", "serving", "testing", "training_data"]

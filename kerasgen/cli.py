@@ -439,17 +439,19 @@ def export_command(args):
     print(f"Wrote {path} with signatures {', '.join(export.signature_names(model))}")
 
 
-#: How a client draws each sampling input of a served model: z ~ N(0, I), noise ~ U[0, 1).
+#: How a client draws each kind of sampling input (`kerasgen.serving.KINDS`): N(0, I) or U[0, 1).
 PRIOR_DRAWS = {
-    "z": lambda rng, shape: rng.normal(size=shape),
+    "latent": lambda rng, shape: rng.normal(size=shape),
     "noise": lambda rng, shape: rng.uniform(size=shape),
 }
+#: Input kinds of exports written before the metadata recorded them, by input name.
+_KIND_OF_NAME = {"z": "latent", "noise": "noise", "images": "images", "labels": "labels"}
 
 
 def _saved_model_generator(path):
     """(generate(n, seed), value_range) for a SavedModel version folder or TF Serving base folder.
 
-    Samples through `serving_default`, drawing each of its inputs from its prior
+    Samples through `serving_default`, drawing each input from its prior
     (`PRIOR_DRAWS`; labels cycle 0, 1, 2, ...); exits if it takes images.
     """
     import numpy as np
@@ -461,7 +463,8 @@ def _saved_model_generator(path):
         meta = json.load(handle)
     signature = tf.saved_model.load(version).signatures["serving_default"]
     _, specs = signature.structured_input_signature
-    unsampled = [name for name in specs if name not in PRIOR_DRAWS and name != "labels"]
+    kinds = meta.get("inputs", {}).get("serving_default") or {name: _KIND_OF_NAME.get(name) for name in specs}
+    unsampled = [name for name, kind in kinds.items() if kind not in PRIOR_DRAWS and kind != "labels"]
     if unsampled:
         sys.exit(f"{version} ({meta['model']}) serves serving_default({', '.join(specs)}): it maps "
                  f"{', '.join(unsampled)} to images and has no prior to sample from.")
@@ -470,10 +473,10 @@ def _saved_model_generator(path):
         rng = np.random.default_rng(seed)
         inputs = {}
         for name, spec in specs.items():
-            if name == "labels":
+            if kinds[name] == "labels":
                 inputs[name] = tf.constant(np.arange(count, dtype="int32") % meta["num_classes"])
             else:
-                inputs[name] = tf.constant(PRIOR_DRAWS[name](rng, (count, *spec.shape[1:])).astype("float32"))
+                inputs[name] = tf.constant(PRIOR_DRAWS[kinds[name]](rng, (count, *spec.shape[1:])).astype("float32"))
         return signature(**inputs)["images"].numpy()
 
     return generate, tuple(meta["value_range"])

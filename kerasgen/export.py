@@ -63,7 +63,8 @@ got labels in] [0] [12]`.
 
 Besides the SavedModel, each version holds `assets.extra/kerasgen_export.json`
 (model class, family, latent_dim, noise_dim, image_shape, value_range,
-num_classes, signature names, and source_shape for translation models) for
+num_classes, signature names, the kind of each signature input (`inputs`: latent,
+noise, images, labels or count), and source_shape for translation models) for
 clients; TF Serving ignores it.
 """
 
@@ -167,9 +168,13 @@ def _input_checks(inputs, tensors):
     """
     shapes, shape_checks = [], []
     for spec, tensor in zip(inputs, tensors):
-        shape = _padded_shape(tensor, len(spec.shape) + 1)
-        shapes.append(shape)
         article = "an" if spec.dtype == "int32" else "a"
+        if not spec.batched:
+            shape_checks.append(_assert(tf.equal(tf.rank(tensor), 0),
+                                        f"{spec.name} must be {article} {spec.dtype} scalar; got shape", tf.shape(tensor)))
+            continue
+        shape = _padded_shape(tensor, len(spec.shape) + 1)
+        shapes.append((spec, shape))
         shape_checks.append(_assert(
             tf.reduce_all(tf.equal(shape[1:], tf.constant([*spec.shape, -1], tf.int32))),
             f"{spec.name} must be {article} {spec.dtype} tensor of shape {spec.shape_text()}; got shape",
@@ -180,12 +185,12 @@ def _input_checks(inputs, tensors):
         for spec, tensor in zip(inputs, tensors):
             condition, message = spec.value_check(tensor)
             value_checks.append(_assert(condition, message, tf.reduce_min(tensor), tf.reduce_max(tensor)))
-        first = inputs[0]
-        for spec, shape in zip(inputs[1:], shapes[1:]):
+        (first, first_shape), others = shapes[0], shapes[1:]
+        for spec, shape in others:
             value_checks.append(_assert(
-                tf.equal(shapes[0][0], shape[0]),
+                tf.equal(first_shape[0], shape[0]),
                 f"{first.name} {first.shape_text()} and {spec.name} {spec.shape_text()} must have the same batch "
-                "size; got batch sizes", shapes[0][0], shape[0],
+                "size; got batch sizes", first_shape[0], shape[0],
             ))
     return shape_checks + value_checks
 
@@ -199,9 +204,10 @@ def _traceable(endpoint):
             tensors = [tf.identity(tensor) for tensor in tensors]
         # An empty batch runs the networks on one valid placeholder row and returns none of it:
         # some kernels mis-shape empty batches (an empty conv-transpose output can gain channels).
-        count = tf.shape(tensors[0])[0]
+        count = tf.shape(tensors[0])[0]  # the first input is batched
         tensors = [
             tf.cond(count > 0, lambda t=tensor: t, lambda s=spec: tf.fill([1, *s.shape], tf.cast(s.placeholder, s.dtype)))
+            if spec.batched else tensor
             for spec, tensor in zip(inputs, tensors)
         ]
         outputs = endpoint(**{spec.name: tensor for spec, tensor in zip(inputs, tensors)})
@@ -219,11 +225,12 @@ def _noise_dim(model):
 
 
 def export_metadata(model, names):
-    """The `assets.extra/kerasgen_export.json` of `model`: its class, family and shapes, for clients."""
+    """The `assets.extra/kerasgen_export.json` of `model` (`names`: its endpoints by signature): its class,
+    family, shapes, signatures and the kind of each signature input (`kerasgen.serving.KINDS`), for clients."""
     from kerasgen.models.registry import spec_of
 
     spec = spec_of(model)
-    conditional = any(spec_.name == "labels" for e in model.serving_endpoints().values() for spec_ in e.inputs)
+    conditional = any(input_.kind == "labels" for endpoint in names.values() for input_ in endpoint.inputs)
     metadata = {
         "model": type(model).__name__,
         "family": None if spec is None else spec.family,
@@ -233,6 +240,7 @@ def export_metadata(model, names):
         "value_range": list(model.value_range),
         "num_classes": model.num_classes if conditional else None,
         "signatures": list(names),
+        "inputs": {name: {spec.name: spec.kind for spec in endpoint.inputs} for name, endpoint in names.items()},
     }
     metadata.update(model.serving_metadata())
     return metadata

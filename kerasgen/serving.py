@@ -21,13 +21,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+import numpy as np
 import tensorflow as tf
 
-__all__ = ["Endpoint", "ServingInput", "float_outputs", "generator_endpoint", "image_outputs", "images_input", "labels_input", "latent_input",
+__all__ = ["Endpoint", "ServingInput", "count_input", "float_outputs", "generator_endpoint", "image_outputs", "images_input", "labels_input", "latent_input",
            "noise_input"]
 
 # Image values may overshoot `value_range` by this much (as in `fit`).
 RANGE_TOLERANCE = 1e-3
+
+#: What an input can hold (`ServingInput.kind`).
+KINDS = ("latent", "noise", "images", "labels", "count")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +41,9 @@ class ServingInput:
     Attributes:
         name: the signature's input name ("z", "noise", "images", "labels").
         kind: what it holds: "latent" (draws from N(0, I)), "noise" (uniform
-            draws in [0, 1)), "images" (in the model's value range) or "labels".
-        shape: the shape after the batch axis.
+            draws in [0, 1)), "images" (in the model's value range), "labels"
+            or "count" (an int32 scalar, e.g. a number of sampling steps).
+        shape: the shape after the batch axis (`()` for a scalar).
         dtype: "float32" or "int32".
         bounds: `(low, high)` the values must lie in (None: only finite);
             `closed_high` says whether `high` itself is allowed.
@@ -55,14 +60,23 @@ class ServingInput:
     description: str = ""
     placeholder: float = 0.0
 
+    @property
+    def batched(self):
+        """Every input has a batch axis but a "count", which is one scalar per request."""
+        return self.kind != "count"
+
     def spec(self):
-        return tf.TensorSpec((None, *self.shape), self.dtype, name=self.name)
+        # A scalar's spec leaves the shape unknown: a static () shape would fold the graph's rank check
+        # away, and a concrete signature (what TF Serving runs) does not check shapes itself.
+        return tf.TensorSpec((None, *self.shape) if self.batched else None, self.dtype, name=self.name)
 
     def __post_init__(self):
-        if self.kind not in ("latent", "noise", "images", "labels"):
-            raise ValueError(f"ServingInput kind must be latent, noise, images or labels, got {self.kind!r}.")
+        if self.kind not in KINDS:
+            raise ValueError(f"ServingInput kind must be one of {KINDS}, got {self.kind!r}.")
 
     def shape_text(self):
+        if not self.batched:
+            return "()"
         return "(batch,)" if not self.shape else "(" + ", ".join(["batch", *map(str, self.shape)]) + ")"
 
     def value_check(self, tensor):
@@ -75,11 +89,19 @@ class ServingInput:
         return tf.reduce_all(tf.logical_and(above, below)), self.description
 
 
-def latent_input(width, name="z"):
-    """`z` `(batch, width)`: finite draws from N(0, I)."""
-    shape = f"(batch, {int(width)})"
-    return ServingInput(name, "latent", (int(width),), description=f"{name} must be float32 {shape} with finite values "
+def latent_input(shape, name="z"):
+    """`z` `(batch, *shape)` (an int `shape` is a width): finite draws from N(0, I)."""
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+    text = ServingInput(name, "latent", shape).shape_text()
+    return ServingInput(name, "latent", shape, description=f"{name} must be float32 {text} with finite values "
                         "(draws from N(0, I)); got values in")
+
+
+def count_input(name, low, high):
+    """An int32 scalar `name` in `[low, high]` (e.g. a sampler's number of steps), one per request."""
+    low, high = int(low), int(high)
+    return ServingInput(name, "count", (), dtype="int32", bounds=(low, high),
+                        description=f"{name} must be an int32 scalar in [{low}, {high}]; got")
 
 
 def noise_input(shape, name="noise"):

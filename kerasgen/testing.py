@@ -74,10 +74,12 @@ def small_model(spec, image_shape=(28, 28, 1), **overrides):
 
 
 def training_batches(spec, model, limit=256, batch_size=64):
-    """Fashion-MNIST training batches of the kind `spec.data` declares: `batch_size` images per update
-    (the model's `fit_batch_size` per fit batch), seed 0."""
+    """Fashion-MNIST training batches of the kind `spec.data` declares, seed 0: `limit` images in
+    fit batches of `batch_size` (for a model that splits a fit batch into k updates' minibatches, a GAN,
+    `batch_size // k` images per update), so `limit // batch_size` steps of `model.optimizer`."""
+    per_update = max(1, int(batch_size) // model.fit_batch_size(1))
     return _spec(spec).data.load(
-        limit=limit, batch_size=model.fit_batch_size(batch_size), value_range=model.value_range, seed=0,
+        limit=limit, batch_size=model.fit_batch_size(per_update), value_range=model.value_range, seed=0,
         drop_remainder=model.drop_remainder,
     )
 
@@ -89,10 +91,11 @@ def _examples(spec, model, count=PROBE_BATCH):
 def probe_feeds(model, examples, count=PROBE_BATCH, seed=0):
     """`{signature: {input: array}}`: fixed inputs for every serving endpoint of `model`.
 
-    `z` and `noise` are seeded draws from their priors (normal, uniform in
-    [0, 1)); `images` are `examples["images"]` (or `examples["targets"]` where
-    the endpoint takes the other domain's shape); `labels` are the examples'
-    labels, or 0, 3, 9, 1, 7 mod the class count.
+    Inputs by kind (`kerasgen.serving.KINDS`): latents and noise are seeded
+    draws from their priors (normal, uniform in [0, 1)); images are
+    `examples["images"]` (or `examples["targets"]` where the endpoint takes
+    the other domain's shape); labels are the examples' labels, or 0, 3, 9, 1,
+    7 mod the class count; a count is its lowest value + 2 (within range).
     """
     rng = np.random.default_rng(seed)
     feeds, drawn = {}, {}
@@ -112,6 +115,9 @@ def probe_feeds(model, examples, count=PROBE_BATCH, seed=0):
                 feed[spec.name] = rng.standard_normal(shape).astype(np.float32)
             elif spec.kind == "noise":
                 feed[spec.name] = rng.uniform(size=shape).astype(np.float32)
+            elif spec.kind == "count":  # a scalar: a small value in its range (e.g. a few sampling steps)
+                low, high = spec.bounds
+                feed[spec.name] = np.int32(min(high, low + 2))
             else:
                 candidates = [examples.get("images"), examples.get("targets")]
                 match = [c for c in candidates if c is not None and tuple(c.shape[1:]) == tuple(spec.shape)]
@@ -245,7 +251,8 @@ def check_distributed_fit(build, batches_for, strategy):
         model = build()
     batches = batches_for(model)
     steps = int(batches.cardinality().numpy())
-    history = model.fit(batches, epochs=1, verbose=0).history
+    with strategy.scope():  # evaluate and later fits of the model run under it too
+        history = model.fit(batches, epochs=1, verbose=0).history
     assert all(np.all(np.isfinite(v)) for v in history.values()), history
     assert int(model.optimizer.iterations.numpy()) == steps
     for variable in model.trainable_variables[:4]:
@@ -287,7 +294,7 @@ for line in sys.stdin:
             _, specs = signature.structured_input_signature
             feeds = {key: np.load(os.path.join(job["inputs"], f"{name}.{key}.npy")) for key in specs}
             for suffix, rows in (("", None), (".empty", 0)):
-                outputs = signature(**{key: tf.constant(value[:rows] if rows == 0 else value)
+                outputs = signature(**{key: tf.constant(value[:rows] if rows == 0 and value.ndim else value)
                                        for key, value in feeds.items()})
                 for key, value in outputs.items():
                     np.save(os.path.join(job["out"], f"{name}.{key}{suffix}.npy"), value.numpy())

@@ -4,8 +4,8 @@ A model joins the zoo by registering itself; it then inherits these tests:
 config round trip, fit a few steps on real Fashion-MNIST and evaluate, outputs
 in range and not constant, `.keras` save/load with identical outputs and
 resumed optimizer state, a SavedModel reloaded and called in a process that
-cannot import kerasgen, and training under a 2-replica MirroredStrategy (two
-logical CPU devices, configured in conftest.py), mixed bfloat16 and XLA.
+cannot import kerasgen, training under a 2-replica MirroredStrategy (two
+logical CPU devices, configured in conftest.py), and XLA under mixed precision.
 """
 
 import os
@@ -33,11 +33,14 @@ def server():
 
 
 @pytest.fixture(scope="module", params=MODEL_NAMES)
-def trained(request):
-    """(spec, model, history, examples) after one short epoch on real data (fit and evaluate checked)."""
+def trained(request, mirrored_strategy):
+    """(spec, model, history, examples) after one short epoch on real data under a 2-replica
+    MirroredStrategy (fit and evaluate checked, replicas identical); the later checks (outputs,
+    save/load, serving) run on this model. Training on one device is every model's own tests' subject."""
     keras.utils.set_random_seed(0)
     spec = REGISTRY[request.param]
-    model = testing.small_model(spec)
+    model = testing.check_distributed_fit(lambda: testing.small_model(spec),
+                                          lambda model: testing.training_batches(spec, model), mirrored_strategy)
     history = testing.check_fit_and_evaluate(
         model, testing.training_batches(spec, model), testing.training_batches(spec, model, limit=128))
     examples = spec.data.examples(count=testing.PROBE_BATCH, value_range=model.value_range)
@@ -75,10 +78,10 @@ def test_config_round_trip(name):
     testing.check_config_round_trip(testing.small_model(REGISTRY[name]))
 
 
-def test_fit_reports_finite_tracked_losses(trained):
+def test_fit_under_two_replica_mirrored_strategy_reports_finite_tracked_losses(trained):
     spec, model, history, _ = trained
     assert set(history) == set(model.trackers)
-    assert int(model.optimizer.iterations.numpy()) == 4  # 256 images / 64 per update
+    assert int(model.optimizer.iterations.numpy()) == 8  # two epochs of 256 images in global batches of 64
 
 
 def test_outputs_are_in_value_range_and_not_constant(trained):
@@ -96,37 +99,19 @@ def test_saved_model_runs_without_kerasgen_and_matches_the_live_model(trained, t
     testing.check_serving(model, examples, tmp_path, server=server)
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_fit_under_two_replica_mirrored_strategy(name, mirrored_strategy):
-    keras.utils.set_random_seed(0)
-    spec = REGISTRY[name]
-    testing.check_distributed_fit(
-        lambda: testing.small_model(spec), lambda model: testing.training_batches(spec, model, limit=128),
-        mirrored_strategy)
-
-
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_fit_under_mixed_bfloat16(name):
-    """Layers compute in bfloat16; losses and every served output stay float32 (or uint8) and finite."""
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    spec = REGISTRY[name]
-    model = testing.small_model(spec)
-    history = model.fit(testing.training_batches(spec, model, limit=64), epochs=1, verbose=0).history
-    assert all(np.all(np.isfinite(v)) for v in history.values())
-    outputs = testing.inference_outputs(model, testing.probe_feeds(model, spec.data.examples(count=5)))
-    assert all(value.dtype in (np.float32, np.uint8) for values in outputs.values() for value in values.values())
-
-
 def _updated_variables(optimizer):
     """The variables `optimizer` was built for (a LossScaleOptimizer's inner optimizer's)."""
     return list(getattr(optimizer, "inner_optimizer", optimizer)._trainable_variables)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_fit_with_xla(name):
-    """compile(jit_compile=True), what Keras's default "auto" means on one GPU: every step is
-    compiled by XLA, the losses stay finite and every optimizer moves its weights."""
+def test_fit_with_xla_under_mixed_precision(name):
+    """What Keras picks on a GPU, mixed precision and XLA together: compile(jit_compile=True) under
+    mixed_bfloat16 (float16's CPU stand-in; loss scaling has its own tests in test_loss_scaling.py).
+    Every step is compiled by XLA, the losses stay finite, every optimizer moves its weights, and
+    every served output stays float32 (or uint8)."""
     keras.utils.set_random_seed(0)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
     spec = REGISTRY[name]
     model = spec.create(**dict(spec.small_config, image_shape=(28, 28, 1), seed=0))
     model.compile(jit_compile=True)
@@ -141,6 +126,8 @@ def test_fit_with_xla(name):
     for key, optimizer in optimizers.items():
         moved = [np.any(np.array(v) != b) for v, b in zip(_updated_variables(optimizer), before[key])]
         assert any(moved), f"{name}: {key} did not move its weights under XLA"
+    outputs = testing.inference_outputs(model, testing.probe_feeds(model, spec.data.examples(count=5)))
+    assert all(value.dtype in (np.float32, np.uint8) for values in outputs.values() for value in values.values())
 
 
 def test_a_model_that_xla_cannot_compile_says_so_and_trains_in_graph_mode():

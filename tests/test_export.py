@@ -114,7 +114,7 @@ def exported(exports, model_name):
     return entry
 
 
-@pytest.mark.parametrize("model_name", ["dcgan", "vae", "pixelcnn", "cyclegan"])
+@pytest.mark.parametrize("model_name", ["dcgan", "vae", "pixelcnn", "cgan"])
 def test_images_uint8_follow_the_documented_formula(exports, model_name):
     entry = exported(exports, model_name)
     model = entry["model"]
@@ -296,6 +296,7 @@ def test_versions_are_numbered_atomic_and_never_overwritten(tmp_path, monkeypatc
             "model": "GAN", "family": "gan", "latent_dim": model.latent_dim, "noise_dim": model.latent_dim,
             "image_shape": [28, 28, 1],
             "value_range": [-1.0, 1.0], "num_classes": None, "signatures": ["serving_default"],
+            "inputs": {"serving_default": {"z": "latent"}},
         }
 
 

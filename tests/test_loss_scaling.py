@@ -81,8 +81,12 @@ def _optimizers(model):
     return [getattr(model, n) for n in names if getattr(model, n, None) is not None]
 
 
+# One model per optimizer arrangement: two players (DCGAN), a penalty with its own gradient tape
+# (WGAN-GP), three optimizers with IndexedSlices gradients (GLANN). A single Keras-wrapped optimizer
+# (VAE) is test_apply_gradients_unscales_exactly_what_it_scaled; CycleGAN's two players are DCGAN's
+# code path with more networks (and cost 73 s of float16 on this CPU).
 @pytest.mark.parametrize("name, stages", [
-    ("vae", [None]), ("dcgan", [None]), ("wgan_gp", [None]), ("glann", ["glo", "mapper"]), ("cyclegan", [None]),
+    ("dcgan", [None]), ("wgan_gp", [None]), ("glann", ["glo", "mapper"]),
 ])
 def test_a_mixed_float16_step_moves_every_weight_group_as_the_float32_step(name, stages, fashion_mnist_subset):
     """The loss scale starts at 2^15 and halves on every skipped (overflowing) step, as in training;

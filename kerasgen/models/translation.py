@@ -307,7 +307,7 @@ class Pix2Pix(TranslationModel):
     data="unpaired",
     summary="unpaired translation: two ResNet generators, two LSGAN PatchGANs, cycle lambda = 10, identity 0.5 lambda, pools of 50 past fakes",
     paper="Zhu et al., 2017",
-    small_config={"base_filters": 8, "num_blocks": 2},
+    small_config={"base_filters": 8, "num_blocks": 1},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
 class CycleGAN(TranslationModel):

@@ -11,6 +11,7 @@ from kerasgen.networks.adversarial import (
     mlp_generator,
 )
 from kerasgen.networks.convolutional import conv_decoder, conv_encoder
+from kerasgen.networks.diffusion import diffusion_unet
 from kerasgen.networks.mapper import mlp_mapper
 from kerasgen.networks.pixelcnn import pixelcnn_network
 from kerasgen.networks.translation import (
@@ -25,6 +26,7 @@ __all__ = [
     "conv_encoder",
     "dcgan_discriminator",
     "dcgan_generator",
+    "diffusion_unet",
     "mlp_discriminator",
     "mlp_generator",
     "mlp_mapper",
