@@ -625,6 +625,11 @@ class SeparateOptimizers:
     def named_optimizers(self):
         return {attribute: getattr(self, attribute) for _, attribute, _ in self.OPTIMIZERS}
 
+    @property
+    def generator_variables(self):
+        """The variables `model.optimizer` updates: the `generator` network's (models with more override it)."""
+        return self.generator.trainable_variables
+
     def get_compile_config(self):
         if not self.compiled:
             return {}
@@ -643,11 +648,6 @@ class AdversarialOptimizers(SeparateOptimizers):
 
     OPTIMIZERS = (("generator_optimizer", "optimizer", "generator_variables"),
                   ("discriminator_optimizer", "discriminator_optimizer", "discriminator_variables"))
-
-    @property
-    def generator_variables(self):
-        """The variables `model.optimizer` updates."""
-        return self.generator.trainable_variables
 
     @property
     def discriminator_variables(self):

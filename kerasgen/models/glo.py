@@ -488,10 +488,6 @@ class GLO(SeparateOptimizers, GenerativeModel):
                   ("code_optimizer", "code_optimizer", "code_variables"))
 
     @property
-    def generator_variables(self):
-        return self.generator.trainable_variables
-
-    @property
     def code_variables(self):
         return [self.codes]
 
