@@ -52,6 +52,8 @@ __all__ = [
 
 #: Rows of every probe input.
 PROBE_BATCH = 5
+#: Images of different inputs must differ by more than this somewhere (float32 round-off near 1).
+DISTINCT_ATOL = 1e-6
 #: How far a served float output may be from the live model's.
 SERVING_ATOL = 1e-5
 
@@ -185,7 +187,13 @@ def check_fit_and_evaluate(model, batches, evaluation_batches=None):
 
 def check_outputs(model, examples):
     """Every served output and `generate(5)` is float32 or uint8; images are in `value_range`,
-    shaped like the model's images, and not the same for every input."""
+    shaped like the model's images, and not the same for every input.
+
+    "Not the same" means the images of different inputs differ somewhere by more than float32
+    round-off (`DISTINCT_ATOL`): an output that ignores its input is identical for every row. How
+    *much* they differ is the subject of each model's learning tests, not of a check that runs
+    after a handful of steps (a VAE's posterior means are still close together then, so its
+    reconstructions differ by about 1e-3 at most)."""
     name = type(model).__name__
     low, high = model.value_range
     outputs = _all_outputs(model, examples)
@@ -196,7 +204,8 @@ def check_outputs(model, examples):
         if key == "generate" or key.endswith(".images"):
             assert value.shape[1:] == tuple(model.image_shape), f"{name}.{key}: shape {value.shape}"
             assert value.min() >= low - 1e-5 and value.max() <= high + 1e-5, f"{name}.{key} leaves {model.value_range}"
-            assert value.std(axis=0).mean() > 1e-4, f"{name}.{key} gives the same image for every input"
+            spread = float(np.max(np.abs(value.astype(np.float32) - value[:1].astype(np.float32))))
+            assert spread > DISTINCT_ATOL, f"{name}.{key} gives the same image for every input"
     return outputs
 
 

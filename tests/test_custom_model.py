@@ -120,3 +120,16 @@ def test_the_harness_catches_a_model_whose_served_outputs_differ_from_its_own(tm
     model.compile()
     with pytest.raises(AssertionError, match="serving_default.images"):
         testing.check_serving(model, IMAGES.examples(count=5), tmp_path)
+
+
+def test_the_harness_catches_a_model_whose_outputs_ignore_their_input():
+    class Constant(LinearAutoEncoder):
+        """Decodes every code to the image of z = 0."""
+
+        def decode(self, z):
+            return super().decode(ops.zeros_like(z))
+
+    model = Constant(latent_dim=4)
+    model.compile()
+    with pytest.raises(AssertionError, match="serving_default.images gives the same image for every input"):
+        testing.check_outputs(model, IMAGES.examples(count=5))
