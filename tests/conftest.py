@@ -115,3 +115,20 @@ def mirrored_strategy():
     if len(devices) < 2:
         pytest.skip("TensorFlow was initialized before conftest could split the CPU")
     return tf.distribute.MirroredStrategy(devices[:2])
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(config, items):
+    """Groups for `pytest -n 2 --dist loadgroup` (setup.cfg): tests that share an expensive module-
+    or class-scoped fixture run in one worker, so that no worker builds it twice. A parametrized one
+    (the conformance suite's `trained`, one model each) makes one group per parameter, and decides
+    alone (the cheap `server` process may start in both workers). Other tests go where a worker is free."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        shared = sorted(name for name, definitions in (info.name2fixturedefs.items() if info else ())
+                        if definitions and definitions[-1].scope in ("module", "class"))
+        parametrized = [f"{name}={params[name]}" for name in shared if name in params]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(
+                item.nodeid.split("::")[0] + ":" + ",".join(parametrized or shared)))

@@ -1,9 +1,11 @@
 """Layers used by kerasgen models."""
 
+from kerasgen.layers.flows import AffineCoupling, FlowBatchNormalization
 from kerasgen.layers.image_pool import ImagePool
 from kerasgen.layers.masked_conv import MaskedConv2D
 from kerasgen.layers.padding import ReflectionPadding2D
 from kerasgen.layers.sampling import Sampling
 from kerasgen.layers.spectral_normalization import SpectralNormalization
 
-__all__ = ["ImagePool", "MaskedConv2D", "ReflectionPadding2D", "Sampling", "SpectralNormalization"]
+__all__ = [
+    "AffineCoupling", "FlowBatchNormalization", "ImagePool", "MaskedConv2D", "ReflectionPadding2D", "Sampling", "SpectralNormalization"]

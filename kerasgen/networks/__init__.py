@@ -12,6 +12,7 @@ from kerasgen.networks.adversarial import (
 )
 from kerasgen.networks.convolutional import conv_decoder, conv_encoder
 from kerasgen.networks.diffusion import diffusion_unet
+from kerasgen.networks.flows import realnvp_flow
 from kerasgen.networks.mapper import mlp_mapper
 from kerasgen.networks.pixelcnn import pixelcnn_network
 from kerasgen.networks.translation import (
@@ -33,6 +34,7 @@ __all__ = [
     "patch_receptive_field",
     "patchgan_discriminator",
     "pixelcnn_network",
+    "realnvp_flow",
     "resnet_generator",
     "unet_generator",
 ]
