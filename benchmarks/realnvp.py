@@ -115,9 +115,10 @@ def report(path):
         f"| {r['train_images_per_second']:.0f} | {r['test_bits_per_dim_initial']:.3f} | {r['test_bits_per_dim']:.3f} "
         f"| {r['sample_100_seconds']:.2f} | {r['peak_rss_mib']:.0f} |\n\n"
         f"Test bits/dim on the {r['test_images']:,} test images, one uniform dequantization draw each (a bound on "
-        "the 8-bit images' discrete bits/dim, comparable with PixelCNN's row). For scale: Dinh et al. report 3.49 "
-        "bits/dim on CIFAR-10 after far longer training on GPUs; Fashion-MNIST has no published RealNVP figure we "
-        f"know of. Samples: `{r['grid']}`.",
+        "the 8-bit images' discrete bits/dim, comparable with the PixelCNN section's figure on the same test set). "
+        "Dinh et al. report 3.49 bits/dim on CIFAR-10, a different dataset (colour, far more detail), so the two "
+        "figures are not comparable; we know of no published RealNVP figure on Fashion-MNIST. "
+        f"Samples: `{r['grid']}`.",
     )
 
 

@@ -67,6 +67,16 @@ def _glo():
     return model
 
 
+def _ddpm():
+    return kerasgen.models.DDPM(timesteps=40, base_filters=8, channel_multipliers=(1, 2), seed=0)
+
+
+def _realnvp():
+    model = kerasgen.models.RealNVP(filters=8, num_blocks=0, seed=0)
+    model.compile()
+    return model
+
+
 def _fit(make_model, *data, **kwargs):
     def run(tmp_path):
         make_model().fit(*data, epochs=1, verbose=0, **kwargs)
@@ -165,6 +175,17 @@ CASES = {
     "generate(2.5)": (lambda p: kerasgen.models.DCGAN(latent_dim=8, base_filters=8).generate(2.5), ValueError,
                       "num_samples must be an int >= 0"),
     "generate with too few labels": (lambda p: _cvae().generate(4, labels=[1, 2]), ValueError, "Got 2 labels for 4"),
+    "DDIM steps beyond T": (lambda p: _ddpm().generate(2, steps=41), ValueError, "steps must be in [1, T=40], got 41"),
+    "DDPM timesteps below 2": (lambda p: kerasgen.models.DDPM(timesteps=1), ValueError, "timesteps (T) must be >= 2"),
+    "unknown beta schedule": (lambda p: kerasgen.models.DDPM(beta_schedule="quadratic"), ValueError,
+                              "beta_schedule must be one of ('linear', 'cosine')"),
+    "flow image shape it cannot squeeze": (lambda p: kerasgen.models.RealNVP(image_shape=(28, 30, 1), num_scales=3),
+                                           ValueError, "must be divisible by 4, got 28x30. Choose fewer scales"),
+    "flow images outside the value range": (_fit(_realnvp, IMAGES * 255), ValueError, "expects images in [-1, 1]"),
+    "flow log_prob of integer images": (lambda p: _realnvp().log_prob(np.zeros((2, 28, 28, 1), "uint8")), ValueError,
+                                        "expects float images"),
+    "negative sampling temperature": (lambda p: _realnvp().generate(2, temperature=-0.5), ValueError,
+                                      "temperature must be >= 0"),
     # SavedModel signatures.
     "NaN z for a SavedModel": (lambda p: _export(_vae(), p).signatures["serving_default"](
         z=tf.constant([[np.nan, 0.0]])), tf.errors.InvalidArgumentError, "z must be float32 (batch, 2) with finite"),
