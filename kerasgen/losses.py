@@ -17,7 +17,7 @@ from keras import ops
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
-def _sum_per_example(values):
+def sum_per_example(values):
     """Sums every axis but the first: (batch, ...) -> (batch,)."""
     return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=-1)
 
@@ -62,7 +62,7 @@ def bernoulli_negative_log_likelihood(targets, logits):
     per_pixel = (
         ops.relu(logits) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
     )
-    return _sum_per_example(per_pixel)
+    return sum_per_example(per_pixel)
 
 
 def gaussian_negative_log_likelihood(targets, mean, std):
@@ -85,7 +85,7 @@ def gaussian_negative_log_likelihood(targets, mean, std):
     per_pixel = (
         0.5 * ops.square((targets - mean) / std) + ops.log(std) + 0.5 * _LOG_2PI
     )
-    return _sum_per_example(per_pixel)
+    return sum_per_example(per_pixel)
 
 
 def mean_squared_error(targets, predictions):
@@ -511,7 +511,7 @@ def laplacian_pyramid_l1(targets, predictions, levels=3):
     # The pyramid is linear: the pyramid of the difference is the difference of the pyramids.
     total = 0.0
     for j, level in enumerate(laplacian_pyramid(targets - predictions, levels)):
-        total = total + (4.0**j / num_pixels) * _sum_per_example(ops.abs(level))
+        total = total + (4.0**j / num_pixels) * sum_per_example(ops.abs(level))
     return total
 
 
@@ -537,4 +537,4 @@ def categorical_pixel_nll(levels, logits):
     """
     log_probabilities = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
     picked = ops.take_along_axis(log_probabilities, ops.expand_dims(ops.cast(levels, "int32"), -1), axis=-1)
-    return -_sum_per_example(picked)
+    return -sum_per_example(picked)

@@ -19,6 +19,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from kerasgen.losses import sum_per_example
+
 MASKS = ("checkerboard", "channel")
 
 
@@ -36,10 +38,6 @@ def squeeze(x):
 def unsqueeze(x):
     """The inverse of `squeeze`: `(B, H, W, 4C) -> (B, 2H, 2W, C)`."""
     return tf.nn.depth_to_space(x, 2)
-
-
-def _sum_per_example(values):
-    return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
 
 
 def coupling_resnet(input_shape, output_channels, filters=64, num_blocks=8, name="conditioner"):
@@ -145,11 +143,11 @@ class AffineCoupling(Bijector):
         if self.mask == "channel":
             kept, changed = self._halves(x)
             s, t = self._scale_and_shift(kept, training)
-            return self._join(kept, changed * ops.exp(s) + t), _sum_per_example(s)
+            return self._join(kept, changed * ops.exp(s) + t), sum_per_example(s)
         mask, conditioner_input = self._checkerboard_input(x)
         s, t = self._scale_and_shift(conditioner_input, training)
         s, t = s * (1.0 - mask), t * (1.0 - mask)
-        return x * mask + (1.0 - mask) * (x * ops.exp(s) + t), _sum_per_example(s)
+        return x * mask + (1.0 - mask) * (x * ops.exp(s) + t), sum_per_example(s)
 
     def inverse(self, y):
         y = ops.cast(y, "float32")

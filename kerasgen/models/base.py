@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import contextlib
 import functools
+import math
 import operator
 import re
 import warnings
@@ -25,6 +26,18 @@ import tensorflow as tf
 from keras import ops
 
 from kerasgen.serving import RANGE_TOLERANCE as _RANGE_TOLERANCE  # one tolerance for fit and serving
+
+
+def values_at_hand(array):
+    """`(array, values)`: `array` (as NumPy if it was neither a tensor nor an array) and its values as
+    NumPy where they can be read now (NumPy, eager tensors), None while tracing, so that checks of
+    values run whenever they can and never force a graph tensor."""
+    if getattr(array, "shape", None) is None:
+        array = np.asarray(array)
+    if isinstance(array, np.ndarray):
+        return array, array
+    eager = tf.is_tensor(array) and tf.executing_eagerly() and not keras.backend.is_keras_tensor(array)
+    return array, (np.asarray(array) if eager else None)
 
 
 def split_batch(data):
@@ -364,6 +377,16 @@ class GenerativeModel(keras.Model):
         """Maps images from [0, 1] to `value_range`."""
         low, high = self.value_range
         return low + images * (high - low)
+
+    # ------------------------------------------------------------ likelihoods
+    @property
+    def num_dims(self):
+        """Sub-pixels per image, H * W * C."""
+        return int(np.prod(self.image_shape))
+
+    def to_bits_per_dim(self, nats):
+        """A negative log-likelihood per image in nats -> bits per sub-pixel, nats / (H * W * C * ln 2)."""
+        return nats / (self.num_dims * math.log(2.0))
 
     # -------------------------------------------------------- input checking
     def fit(self, x=None, y=None, *args, check_inputs=True, **kwargs):

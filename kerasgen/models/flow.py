@@ -18,24 +18,16 @@ from __future__ import annotations
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kerasgen import previews, serving
-from kerasgen.models.base import GenerativeModel, sampler, split_batch
+from kerasgen import losses, previews, serving
+from kerasgen.models.base import GenerativeModel, sampler, split_batch, values_at_hand
 from kerasgen.models.registry import register
 from kerasgen.networks.flows import realnvp_flow
 
 #: The 8-bit images' intensity levels.
 LEVELS = 256
-_HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def standard_normal_log_prob(z):
-    """`(B,)` log N(z; 0, I) summed over every dimension but the batch's."""
-    flat = ops.reshape(ops.cast(z, "float32"), (ops.shape(z)[0], -1))
-    return ops.sum(-0.5 * ops.square(flat) - _HALF_LOG_TWO_PI, axis=1)
 
 
 @register(
@@ -86,11 +78,6 @@ class RealNVP(GenerativeModel):
         self.flow = flow or realnvp_flow(self.image_shape, self.num_scales, self.filters, self.num_blocks)
         self.built = True
 
-    @property
-    def num_dims(self):
-        """Dimensions per image, H * W * C."""
-        return int(np.prod(self.image_shape))
-
     # ------------------------------------------------------------ the bijection
     def _to_logits(self, images):
         """Images in `value_range` -> (y = logit(alpha + (1 - 2 alpha) u), log |dy/dimages| `(B,)`),
@@ -137,29 +124,28 @@ class RealNVP(GenerativeModel):
         low, high = self.value_range
         z, log_det = self.forward(self.dequantize(images, noise), training=training)
         # d(images) / dv = (high - low) / 256 per dimension
-        log_p = standard_normal_log_prob(z) + log_det + self.num_dims * math.log((high - low) / LEVELS)
+        prior = -losses.gaussian_negative_log_likelihood(z, ops.zeros_like(z), 1.0)  # log N(z; 0, I)
+        log_p = prior + log_det + self.num_dims * math.log((high - low) / LEVELS)
         return -log_p
 
     def log_prob(self, images):
         """`(B,)` float32 log p(v) in nats of 8-bit `images` (in `value_range`) dequantized to the centre
         of their cells, v = k + 1/2: deterministic, so a served model returns the live model's values.
         (`evaluate` averages over uniform noise instead, the paper's estimate.)"""
-        if not tf.is_tensor(images):
-            images = np.asarray(images)
-        eager = isinstance(images, np.ndarray) or tf.executing_eagerly()  # values are checked when at hand
-        self.check_images(images.shape, images.dtype, np.asarray(images) if eager else None)
+        images, values = values_at_hand(images)
+        self.check_images(images.shape, images.dtype, values)
         images = ops.convert_to_tensor(images, "float32")
         return -self.negative_log_likelihood(images, ops.full(ops.shape(images), 0.5))
 
     def bits_per_dim(self, images):
         """`(B,)` float32 -log2 p(v) / (H * W * C) (see `log_prob`)."""
-        return -self.log_prob(images) / (self.num_dims * math.log(2.0))
+        return self.to_bits_per_dim(-self.log_prob(images))
 
     def _terms(self, images, training):
         images = ops.cast(images, "float32")
         noise = keras.random.uniform(ops.shape(images), seed=self.seed_generator)
         loss = ops.mean(self.negative_log_likelihood(images, noise, training=training))
-        return {"loss": loss, "bits_per_dim": loss / (self.num_dims * math.log(2.0))}
+        return {"loss": loss, "bits_per_dim": self.to_bits_per_dim(loss)}
 
     def train_step(self, data):
         """Maximum likelihood: one gradient step on the mean -log p(k + u) over the batch, u ~ U[0, 1)^D."""

@@ -13,15 +13,12 @@ in parallel; sampling fills in one sub-pixel per network evaluation.
 
 from __future__ import annotations
 
-import math
-
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from kerasgen import losses, networks, previews, serving
-from kerasgen.models.base import GenerativeModel, sampler, split_batch
+from kerasgen.models.base import GenerativeModel, sampler, split_batch, values_at_hand
 from kerasgen.models.registry import register
 
 
@@ -132,11 +129,6 @@ class PixelCNN(GenerativeModel):
         )
 
     # ------------------------------------------------------- quantization
-    @property
-    def num_dims(self):
-        """Sub-pixels per image, H * W * C."""
-        return int(np.prod(self.image_shape))
-
     def to_levels(self, images):
         """Images in `value_range` -> int32 levels in [0, num_levels)."""
         unit = ops.clip(self.to_unit_interval(ops.cast(images, "float32")), 0.0, 1.0)
@@ -152,13 +144,8 @@ class PixelCNN(GenerativeModel):
         return ops.cast(self.network(scaled, training=training), "float32")
 
     def _check(self, images, what="images"):
-        shape = getattr(images, "shape", None)
-        if shape is None:
-            images = np.asarray(images)
-            shape = images.shape
-        # Values are checked when they are at hand (NumPy or eager tensors), not while tracing.
-        eager = tf.is_tensor(images) and tf.executing_eagerly() and not keras.backend.is_keras_tensor(images)
-        values = images if isinstance(images, np.ndarray) else np.asarray(images) if eager else None
+        images, values = values_at_hand(images)
+        shape = images.shape
         if what == "images":
             self.check_images(shape, images.dtype, values)
             return
@@ -184,7 +171,7 @@ class PixelCNN(GenerativeModel):
 
     def bits_per_dim(self, images):
         """`(B,)` float32 -log2 p(x) / (H * W * C): bits per sub-pixel."""
-        return -self.log_prob(images) / (self.num_dims * math.log(2.0))
+        return self.to_bits_per_dim(-self.log_prob(images))
 
     def call(self, images, training=False):
         """Images in `value_range` -> float32 logits `(B, H, W, C, num_levels)` of their levels."""
@@ -193,7 +180,7 @@ class PixelCNN(GenerativeModel):
     # ---------------------------------------------------------- training
     def _terms(self, nll):
         loss = ops.mean(nll)
-        return {"loss": loss, "bits_per_dim": loss / (self.num_dims * math.log(2.0))}
+        return {"loss": loss, "bits_per_dim": self.to_bits_per_dim(loss)}
 
     def train_step(self, data):
         images, _ = split_batch(data)
