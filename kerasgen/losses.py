@@ -538,3 +538,42 @@ def categorical_pixel_nll(levels, logits):
     log_probabilities = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
     picked = ops.take_along_axis(log_probabilities, ops.expand_dims(ops.cast(levels, "int32"), -1), axis=-1)
     return -sum_per_example(picked)
+
+
+# ------------------------------------------------------------ vector quantization (VQ-VAE)
+def vq_codebook_loss(encodings, codes):
+    """The VQ-VAE's codebook (dictionary) term, mean ||sg[z_e(x)] - e||^2, per example.
+
+    van den Oord, Vinyals & Kavukcuoglu (2017), "Neural Discrete Representation
+    Learning", eq. 3, second term: moves each selected code e toward the
+    encoder outputs assigned to it; the encoder gets no gradient (sg = stop
+    gradient). Averaged over the latent grid and code dimensions.
+
+    Args:
+        encodings: `(batch, h, w, D)` encoder outputs z_e(x).
+        codes: `(batch, h, w, D)` the nearest codebook vectors e.
+
+    Returns:
+        `(batch,)` float32, >= 0.
+    """
+    encodings = ops.stop_gradient(ops.cast(encodings, "float32"))
+    return mean_squared_error(encodings, ops.cast(codes, "float32"))
+
+
+def vq_commitment_loss(encodings, codes):
+    """The VQ-VAE's commitment term, mean ||z_e(x) - sg[e]||^2, per example (unweighted).
+
+    van den Oord et al. (2017), eq. 3, third term (the model weighs it by
+    beta = 0.25): keeps the encoder outputs close to the codes they chose, so
+    that they do not grow away from the codebook; only the encoder gets a
+    gradient. Same value as `vq_codebook_loss`, different gradient.
+
+    Args:
+        encodings: `(batch, h, w, D)` encoder outputs z_e(x).
+        codes: `(batch, h, w, D)` the nearest codebook vectors e.
+
+    Returns:
+        `(batch,)` float32, >= 0.
+    """
+    codes = ops.stop_gradient(ops.cast(codes, "float32"))
+    return mean_squared_error(ops.cast(encodings, "float32"), codes)

@@ -68,6 +68,9 @@ class PixelCNN(GenerativeModel):
         filters, num_layers, gated: see `kerasgen.networks.pixelcnn_network`
             (defaults 64, 7, False: the paper's PixelCNN with 7 residual
             blocks; `gated=True` gives the Gated PixelCNN).
+        embedding_dim: None (levels enter as intensities), or the size of a
+            learned vector per level, for categorical levels (the VQ-VAE's
+            prior over its codes).
         network: optional Keras model `images (B, H, W, C) in [-1, 1] ->
             logits (B, H, W, C, num_levels)`, causal in raster order
             (overrides filters/num_layers/gated).
@@ -94,6 +97,7 @@ class PixelCNN(GenerativeModel):
         filters=64,
         num_layers=7,
         gated=False,
+        embedding_dim=None,
         network=None,
         **kwargs,
     ):
@@ -106,8 +110,9 @@ class PixelCNN(GenerativeModel):
         self.filters = int(filters)
         self.num_layers = int(num_layers)
         self.gated = bool(gated)
+        self.embedding_dim = None if embedding_dim is None else int(embedding_dim)
         self.network = network or networks.pixelcnn_network(
-            self.image_shape, self.num_levels, self.filters, self.num_layers, self.gated
+            self.image_shape, self.num_levels, self.filters, self.num_layers, self.gated, self.embedding_dim
         )
         expected = (*self.image_shape, self.num_levels)
         try:  # functional networks know their output shape; subclassed ones are trusted
@@ -280,4 +285,6 @@ class PixelCNN(GenerativeModel):
             num_layers=self.num_layers,
             gated=self.gated,
         )
+        if self.embedding_dim is not None:
+            config["embedding_dim"] = self.embedding_dim
         return config

@@ -29,6 +29,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerasgen.layers.level_embedding import LevelEmbedding
 from kerasgen.layers.masked_conv import MaskedConv2D
 
 FIRST_KERNEL = 7  # first layer (mask A): 7x7, as in both papers
@@ -104,7 +105,8 @@ def _gated_stack(images, channels, filters, num_layers):
     return horizontal
 
 
-def pixelcnn_network(image_shape, num_levels=256, filters=64, num_layers=7, gated=False, name="pixelcnn"):
+def pixelcnn_network(image_shape, num_levels=256, filters=64, num_layers=7, gated=False, embedding_dim=None,
+                     name="pixelcnn"):
     """A PixelCNN (or Gated PixelCNN) as a functional `keras.Model`.
 
     Args:
@@ -119,6 +121,9 @@ def pixelcnn_network(image_shape, num_levels=256, filters=64, num_layers=7, gate
         num_layers: residual blocks (plain) or gated layers (gated) after the
             first, 7x7 mask-A layer; the later layers use 3x3 kernels.
         gated: build the Gated PixelCNN (no blind spot) instead of the PixelCNN.
+        embedding_dim: if set, each sub-pixel's level enters as a learned
+            vector of this size (`kerasgen.layers.LevelEmbedding`) instead of
+            as one ordinal value: for categorical levels such as VQ-VAE codes.
         name: model name.
 
     Returns:
@@ -129,8 +134,11 @@ def pixelcnn_network(image_shape, num_levels=256, filters=64, num_layers=7, gate
     height, width, channels = (int(d) for d in image_shape)
     filters, num_layers, num_levels = int(filters), int(num_layers), int(num_levels)
     images = keras.Input(shape=(height, width, channels), name="images")
+    if embedding_dim is not None and int(embedding_dim) < 1:
+        raise ValueError(f"embedding_dim must be a positive integer or None, got {embedding_dim}.")
+    x = LevelEmbedding(num_levels, int(embedding_dim), name="level_embedding")(images) if embedding_dim else images
     stack = _gated_stack if gated else _residual_stack
-    x = stack(images, channels, filters, num_layers)
+    x = stack(x, channels, filters, num_layers)
     # Output layers (Table 1): ReLU then 1x1 mask-B convolutions.
     x = layers.ReLU()(x)
     x = MaskedConv2D(filters, 1, "B", channels, activation="relu", name="out_conv0")(x)
