@@ -110,6 +110,24 @@ def test_ddim_with_all_steps_and_eta_one_samples_the_ancestral_distribution():
     assert np.abs(deterministic.std(axis=0) / spread - 1).max() > 0.08
 
 
+def test_clipped_x0_predictions_stay_in_range_and_imply_a_consistent_eps():
+    """clip_denoised: x0_hat is clipped to the value range, the eps returned satisfies
+    x_t = sqrt(abar) x0_hat + sqrt(1 - abar) eps, and unclipped entries keep their eps."""
+    model = _random_network_model(timesteps=20)
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(2, 4, 4, 1)).astype("float32"))
+    eps = tf.constant(rng.normal(size=(2, 4, 4, 1)).astype("float32"))
+    abar = tf.constant(0.3)
+    raw = to_np((x - tf.sqrt(1.0 - abar) * eps) / tf.sqrt(abar))
+    x0, implied = (to_np(v) for v in model._denoised(x, eps, abar))
+    assert x0.min() >= -1.0 and x0.max() <= 1.0 and np.any(np.abs(raw) > 1.0)
+    np.testing.assert_allclose(np.sqrt(0.3) * x0 + np.sqrt(0.7) * implied, to_np(x), atol=1e-5)
+    inside = np.abs(raw) <= 1.0
+    np.testing.assert_allclose(implied[inside], to_np(eps)[inside], atol=1e-5)
+    unclipped = DDPM(image_shape=(4, 4, 1), ema_decay=None, clip_denoised=False, **TINY)
+    np.testing.assert_allclose(to_np(unclipped._denoised(x, eps, abar)[0]), raw, rtol=1e-6)
+
+
 def test_steps_outside_one_to_t_are_refused():
     model = DDPM(timesteps=20, **TINY)
     for steps in (0, 21):

@@ -88,6 +88,14 @@ class DDPM(GenerativeModel):
             paper's CIFAR-10 choice) or "posterior" (beta~_t =
             (1 - abar_{t-1}) / (1 - abar_t) beta_t, which DDIM with eta = 1
             and all T steps reproduces).
+        clip_denoised: clip each step's prediction of x_0,
+            x0_hat = (x_t - sqrt(1 - abar_t) eps_theta) / sqrt(abar_t), to
+            `value_range` and continue with the eps it implies (both
+            samplers; Ho et al.'s released sampler does this for the
+            ancestral chain). Where no clipping happens the steps are exactly
+            Algorithm 2 and eq. 12; an imperfect eps_theta near t = T, where
+            1 / sqrt(abar_t) is ~160, otherwise sends DDIM's x0_hat far outside
+            the data range. False: the unclipped formulas.
 
     Reports `loss`, the mean over pixels of (eps - eps_theta)^2 (the paper's
     L_simple divided by the number of pixels).
@@ -98,7 +106,7 @@ class DDPM(GenerativeModel):
 
     def __init__(self, image_shape=(28, 28, 1), *, timesteps=1000, beta_schedule="linear", network=None,
                  base_filters=32, channel_multipliers=(1, 2, 2), attention=False, dropout=0.0, ema_decay=0.9999,
-                 sampling_steps=None, ancestral_variance="beta", **kwargs):
+                 sampling_steps=None, ancestral_variance="beta", clip_denoised=True, **kwargs):
         kwargs.pop("latent_dim", None)
         super().__init__(None, image_shape, **kwargs)
         if int(timesteps) < 2:
@@ -118,6 +126,7 @@ class DDPM(GenerativeModel):
         self.ema_decay = None if ema_decay is None else float(ema_decay)
         self.sampling_steps = min(50, self.timesteps) if sampling_steps is None else self._checked_steps(sampling_steps)
         self.ancestral_variance = ancestral_variance
+        self.clip_denoised = bool(clip_denoised)
 
         betas = (linear_beta_schedule(self.timesteps) if beta_schedule == "linear"
                  else cosine_beta_schedule(self.timesteps))
@@ -190,6 +199,15 @@ class DDPM(GenerativeModel):
             return tf.cast(seed, tf.int32)
         return tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
 
+    def _denoised(self, x, eps, abar):
+        """`(x0_hat, eps)` at x_t with abar_t: x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t), clipped to
+        `value_range` when `clip_denoised`, and the eps that the (clipped) x0_hat implies."""
+        x0 = (x - tf.sqrt(1.0 - abar) * eps) / tf.sqrt(abar)
+        if not self.clip_denoised:
+            return x0, eps
+        x0 = tf.clip_by_value(x0, *self.value_range)
+        return x0, (x - tf.sqrt(abar) * x0) / tf.sqrt(1.0 - abar)
+
     def ddim_sample(self, noise, steps=None, eta=0.0, seed=None):
         """DDIM (Song et al., 2021, eq. 12) from x_T = `noise` `(batch, H, W, C)` over `steps` timesteps.
 
@@ -215,7 +233,7 @@ class DDPM(GenerativeModel):
             abar = tf.gather(self.alphas_cumprod, t)
             abar_prev = tf.where(i > 0, tf.gather(self.alphas_cumprod, schedule[tf.maximum(i - 1, 0)]), 1.0)
             eps = self.predict_noise(x, tf.fill([tf.shape(x)[0]], t), network=network)
-            x0 = (x - tf.sqrt(1.0 - abar) * eps) / tf.sqrt(abar)
+            x0, eps = self._denoised(x, eps, abar)
             sigma = eta * tf.sqrt((1.0 - abar_prev) / (1.0 - abar) * (1.0 - abar / abar_prev))
             z = tf.random.stateless_normal(tf.shape(x), seed_pair + tf.stack([0, i]))
             x = tf.sqrt(abar_prev) * x0 + tf.sqrt(tf.maximum(1.0 - abar_prev - sigma**2, 0.0)) * eps + sigma * z
@@ -237,6 +255,7 @@ class DDPM(GenerativeModel):
         def step(t, x):
             beta, abar = tf.gather(self.betas, t), tf.gather(self.alphas_cumprod, t)
             eps = self.predict_noise(x, tf.fill([tf.shape(x)[0]], t), network=network)
+            _, eps = self._denoised(x, eps, abar)
             mean = (x - beta / tf.sqrt(1.0 - abar) * eps) / tf.sqrt(1.0 - beta)
             z = tf.random.stateless_normal(tf.shape(x), seed_pair + tf.stack([0, t]))
             sigma = tf.where(t > 0, tf.sqrt(tf.gather(variances, t)), 0.0)
@@ -293,5 +312,5 @@ class DDPM(GenerativeModel):
         config.update(timesteps=self.timesteps, beta_schedule=self.beta_schedule, base_filters=self.base_filters,
                       channel_multipliers=self.channel_multipliers, attention=self.attention, dropout=self.dropout,
                       ema_decay=self.ema_decay, sampling_steps=self.sampling_steps,
-                      ancestral_variance=self.ancestral_variance)
+                      ancestral_variance=self.ancestral_variance, clip_denoised=self.clip_denoised)
         return config
