@@ -39,8 +39,15 @@ sys.path.insert(0, ROOT)
 # samples take ~3.5 h on one core, so autoregressive models are scored on fewer samples
 # (marked in the table; KID is unbiased at any sample size, FID is biased upwards).
 SAMPLE_CAP = {"pixelcnn": 500}
+#: Sampler settings where `generate`'s default is not what the zoo can afford: DDPM's 10,000
+#: samples by deterministic DDIM with 20 steps (~1 min per 1,000 on one core; BENCHMARKS.md's
+#: DDPM section compares it with the 1,000-step ancestral sampler).
+SAMPLER = {"ddpm": {"steps": 20, "eta": 0.0}}
 #: Test-split likelihood terms recorded for the models that report them.
 LIKELIHOODS = ("neg_elbo", "bits_per_dim")
+#: Other held-out terms worth a column: DDPM's noise-prediction MSE, VQ-VAE's reconstruction
+#: MSE and codebook use on the test split.
+TEST_TERMS = {"ddpm": ("loss",), "vqvae": ("reconstruction_loss", "codebook_usage", "perplexity")}
 
 PUBLISHED_INCEPTION_FID = {"NS GAN": 26.5, "WGAN": 21.5, "LSGAN": 30.7, "VAE": 58.7, "GLO": 57.7, "GLANN": 13.0}
 
@@ -102,7 +109,7 @@ def run_one(name, budget_seconds, num_samples, quick, classifier_kwargs, out_pat
         generate, scored = in_order(sources, model.translate), "translations"
     elif callable(getattr(model, "generate", None)):
         def generate(n, seed):
-            return keras.ops.convert_to_numpy(model.generate(n, seed=seed))
+            return keras.ops.convert_to_numpy(model.generate(n, seed=seed, **SAMPLER.get(name, {})))
         scored = "samples"
     else:  # no prior (autoencoders): score what serving_default makes of held-out training images
         train_x, _ = kerasgen.datasets.load_arrays("fashion_mnist", split="train")
@@ -113,18 +120,21 @@ def run_one(name, budget_seconds, num_samples, quick, classifier_kwargs, out_pat
     row = evaluation.evaluate_generator(generate, real, extractor, num_samples=num_samples,
                                         kid_subsets=20 if quick else 100, kid_subset_size=kid_subset_size(num_samples, len(real)))
     row["scored"] = scored
+    if name in SAMPLER:
+        row["sampler"] = SAMPLER[name]
     row.update(translation)
     row.update(model=type(model).__name__, name=name, train_seconds=seconds, train_batches=seen["batches"],
                train_images_per_second=seen["batches"] * batch / seconds, parameters=int(model.count_params()),
                peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
                classifier_test_accuracy=extractor.test_accuracy, cpus=len(os.sched_getaffinity(0)))
-    if set(LIKELIHOODS) & set(model.trackers):  # models that report a likelihood: on the test split
+    if set(LIKELIHOODS) & set(model.trackers) or name in TEST_TERMS:  # held-out terms: on the test split
         test = spec.data.load(split="test", batch_size=1000, value_range=model.value_range)
         scores = model.evaluate(test, return_dict=True, verbose=0)
         if "neg_elbo" in scores:
             row["test_negative_elbo"] = float(scores["neg_elbo"])
         if "bits_per_dim" in scores:
             row["test_bits_per_dim"] = float(scores["bits_per_dim"])
+        row.update({f"test_{term}": float(scores[term]) for term in TEST_TERMS.get(name, ())})
     row.pop("num_real", None)
     with open(out_path, "w") as handle:
         json.dump(row, handle, indent=2, default=float)
@@ -288,6 +298,11 @@ def write_report(folder):
             return f"-ELBO {row['test_negative_elbo']:.1f} nats"
         if "test_bits_per_dim" in row:
             return f"{row['test_bits_per_dim']:.3f} bits/dim"
+        if "test_codebook_usage" in row:
+            return (f"recon. MSE {row['test_reconstruction_loss']:.4f}; {100 * row['test_codebook_usage']:.0f}% of codes "
+                    f"used, perplexity {row['test_perplexity']:.1f}")
+        if row["name"] == "ddpm" and "test_loss" in row:
+            return f"noise MSE {row['test_loss']:.4f}"
         if "test_l1" in row:
             return f"L1 {row['test_l1']:.3f}; class kept {100 * row['class_kept']:.0f}%"
         if "test_cycle_l1" in row:
@@ -304,6 +319,8 @@ def write_report(folder):
             return f"{row['name']} (transl.)"
         if row.get("num_fake", 10_000) < 10_000:
             return f"{row['name']} ({row['num_fake']:,} samples)"
+        if "steps" in row.get("sampler", {}):
+            return f"{row['name']} (DDIM, {row['sampler']['steps']} steps)"
         return row["name"]
 
     lines = [

@@ -61,3 +61,26 @@ def test_report_table_lists_every_row(quick_rows, tmp_path, monkeypatch):
     names = [line.split("|")[1].split()[0] for line in lines]
     assert sorted(names) == sorted(SMOKE_MODELS) and names[-1] == "handwritten_dcgan"  # registry order, baseline last
     assert "ae (recon.)" in text and "pix2pix (transl.)" in text and "classified as B" in text
+
+
+def test_report_names_the_sampler_and_held_out_terms(tmp_path, monkeypatch):
+    """Rows of DDPM (sampled by DDIM) and VQ-VAE (codebook use) get their own labels and columns."""
+    sys.path.insert(0, ROOT)
+    from benchmarks import common, zoo
+
+    base = dict(fid=200.0, kid=19.0, kid_std_error=0.1, precision=0.6, recall=0.2, train_seconds=300.0,
+                train_images_per_second=80.0, peak_rss_mib=2000.0, parameters=10, classifier_test_accuracy=0.9,
+                cpus=1, num_fake=10_000, scored="samples")
+    rows = {"ddpm": dict(base, name="ddpm", sampler=zoo.SAMPLER["ddpm"], test_loss=0.0612),
+            "vqvae": dict(base, name="vqvae", test_reconstruction_loss=0.0517, test_codebook_usage=0.05,
+                          test_perplexity=11.3),
+            "real_data_floor": {"fid": 0.9}}
+    for name, row in rows.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(row))
+    target = tmp_path / "BENCHMARKS.md"
+    target.write_text("# Benchmarks\n")
+    monkeypatch.setattr(common, "BENCHMARKS_MD", str(target))
+    zoo.write_report(str(tmp_path))
+    text = target.read_text()
+    assert f"| ddpm (DDIM, {zoo.SAMPLER['ddpm']['steps']} steps) | 200.00 |" in text and "noise MSE 0.0612" in text
+    assert "recon. MSE 0.0517; 5% of codes used, perplexity 11.3" in text
