@@ -296,7 +296,7 @@ def test_sampling_is_deterministic_and_the_compiled_loop_equals_the_python_loop(
     assert first.min() >= -1.0 and first.max() <= 1.0 and first.std() > 0.1
     # A batch of any size reuses the one trace; each image depends on its own noise only.
     np.testing.assert_array_equal(_np(model.sample_from_uniform(noise[1:2])), first[1:2])
-    assert model._sampler.experimental_get_tracing_count() == 1
+    assert model._cached_sampler.experimental_get_tracing_count() == 1
 
     compiled, naive = _np(model.generate(4, seed=7)), _np(model.naive_generate(4, seed=7))
     np.testing.assert_array_equal(compiled, naive)
@@ -304,6 +304,81 @@ def test_sampling_is_deterministic_and_the_compiled_loop_equals_the_python_loop(
     assert not np.array_equal(_np(model.generate(4, seed=8)), compiled)
     # seed=None advances the model's SeedGenerator.
     assert not np.array_equal(_np(model.generate(4)), _np(model.generate(4)))
+
+
+# ------------------------------------------------------------ cached sampling
+def _randomized(model, scale=0.5):
+    """Weights far from initialization, so that logits are peaked and every layer matters."""
+    rng = np.random.default_rng(1)
+    for variable in model.network.weights:
+        variable.assign(rng.normal(size=variable.shape).astype("float32") * scale)
+    return model
+
+
+@pytest.mark.parametrize("image_shape, options", [
+    ((6, 5, 1), {"filters": 8, "num_layers": 2}),
+    ((6, 5, 1), {"filters": 8, "num_layers": 2, "gated": True}),
+    ((4, 4, 3), {"filters": 12, "num_layers": 2}),
+    ((4, 4, 3), {"filters": 12, "num_layers": 2, "gated": True}),
+    ((5, 5, 1), {"filters": 8, "num_layers": 1, "embedding_dim": 4, "num_levels": 8}),
+    ((4, 4, 2), {"filters": 8, "num_layers": 1, "embedding_dim": 3, "num_levels": 8, "gated": True}),
+], ids=["plain", "gated", "plain-rgb", "gated-rgb", "embedding", "gated-embedding-2ch"])
+def test_cached_sampler_gives_the_full_canvas_samplers_images(image_shape, options):
+    """Ramachandran et al.'s caches change the work per step, not the result: equal noise, equal images."""
+    model = _randomized(tiny(image_shape, **{"num_levels": 4, **options}))
+    noise = np.random.default_rng(2).uniform(size=(5, *image_shape)).astype("float32")
+    full = _np(model.sample_from_uniform(noise, cached=False))
+    cached = _np(model.sample_from_uniform(noise, cached=True))
+    np.testing.assert_array_equal(cached, full)
+    assert len(np.unique(full)) == model.num_levels  # peaked logits over every level: a real comparison
+    np.testing.assert_array_equal(_np(model.generate(3, seed=4)), _np(model.generate(3, seed=4, cached=False)))
+
+
+def test_the_cache_schedule_of_kerasgens_networks():
+    """Plain PixelCNN: every tensor is computed pixel by pixel and only the inputs of kernels wider
+    than 1x1 are cached. Gated: the vertical stack, which sees the current row to the right, is
+    computed row by row after the row is drawn."""
+    plain = tiny(filters=8, num_layers=2)._cache
+    assert plain.summary == {"pixel": len(plain.tensors) - 1, "row": 0}
+    wide_inputs = {t.inputs[0] for t in plain.tensors[1:] if t.taps and len(t.taps) > 1}
+    assert set(plain.cached) == wide_inputs and 0 in wide_inputs
+    gated = tiny(filters=8, num_layers=2, gated=True)._cache
+    rows = {t.layer.name for t in gated.row_tensors}
+    assert {"gated0_v_f", "gated1_v_g", "gated1_v_gate", "gated2_v_f"} <= rows
+    assert not any(name.startswith(("gated1_h_", "out_")) for name in rows)
+    assert all(t.frontier[0] < 0 or t.frontier[1] > 0 for t in gated.row_tensors)
+
+
+def _network_with(layer, image_shape=(6, 6, 1), num_levels=4):
+    images = keras.Input(image_shape)
+    x = MaskedConv2D(8, 3, "A")(images)
+    x = layer(x)
+    logits = keras.layers.Reshape((*image_shape, num_levels))(MaskedConv2D(num_levels, 1, "B")(x))
+    return keras.Model(images, logits)
+
+
+@pytest.mark.parametrize("layer, reason", [
+    (keras.layers.Conv2D(8, 3, padding="same"), "not causal"),
+    (keras.layers.Lambda(lambda x: x * 2.0), "Lambda layers are not supported"),
+])
+def test_networks_the_cache_cannot_follow_fall_back_to_the_full_canvas(layer, reason):
+    model = PixelCNN((6, 6, 1), num_levels=4, network=_network_with(layer), seed=0)
+    assert reason in model.uncacheable_reason and model._cached_sampler is None
+    images = _np(model.generate(2, seed=0))  # cached=None: the full-canvas loop
+    np.testing.assert_array_equal(images, _np(model.generate(2, seed=0, cached=False)))
+    with pytest.raises(ValueError, match="cannot be sampled with caches"):
+        model.generate(2, seed=0, cached=True)
+
+
+def test_cached_sampling_under_mixed_bfloat16():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = tiny(filters=8, num_layers=1, gated=True)
+        images = _np(model.generate(2, seed=0))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert images.shape == (2, 6, 6, 1) and images.dtype == np.float32 and np.isin(
+        _np(model.to_levels(images)), np.arange(256)).all()
 
 
 def test_extreme_noise_gives_the_end_levels():
