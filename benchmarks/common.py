@@ -31,6 +31,13 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+def timed(function):
+    """`(function(), seconds it took)`."""
+    start = time.perf_counter()
+    value = function()
+    return value, time.perf_counter() - start
+
+
 def peak_rss_mib():
     """Peak resident memory of this process so far, in MiB (Linux ru_maxrss is KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

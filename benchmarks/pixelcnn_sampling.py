@@ -1,6 +1,6 @@
 """Seconds to sample PixelCNN images three ways, with the same noise: the cached sampler
 (`generate`, the default), the full-canvas compiled loop (`generate(cached=False)`) and the
-eager per-pixel Python loop (`naive_generate`).
+eager per-pixel Python loop (`naive_sample_from_uniform`).
 
     python benchmarks/pixelcnn_sampling.py                 # 64 images, plain and gated (~10 min on 2 cores)
     python benchmarks/pixelcnn_sampling.py --report        # only rewrite the BENCHMARKS.md section
@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -34,40 +33,23 @@ from benchmarks import common
 NAME = "pixelcnn_sampling"
 
 
-def _seconds(function):
-    start = time.perf_counter()
-    value = function()
-    return np.asarray(value), time.perf_counter() - start
-
-
 def measure(gated, num_samples):
     keras.utils.set_random_seed(0)
     model = kerasgen.models.PixelCNN(image_shape=(28, 28, 1), gated=gated, seed=0)
     noise = np.random.default_rng(1).uniform(size=(num_samples, *model.image_shape)).astype("float32")
     row = {"variant": "gated" if gated else "plain", "parameters": int(model.network.count_params()),
            "cache": model._cache.summary, "cached_tensors": len(model._cache.cached)}
-    _, row["cached_warmup_seconds"] = _seconds(lambda: model.sample_from_uniform(noise[:1], cached=True))
-    cached, row["cached_seconds"] = _seconds(lambda: model.sample_from_uniform(noise, cached=True))
-    _, row["full_warmup_seconds"] = _seconds(lambda: model.sample_from_uniform(noise[:1], cached=False))
-    full, row["full_canvas_seconds"] = _seconds(lambda: model.sample_from_uniform(noise, cached=False))
-    eager, row["eager_seconds"] = _seconds(lambda: eager_loop(model, noise))
+    _, row["cached_warmup_seconds"] = common.timed(lambda: np.asarray(model.sample_from_uniform(noise[:1], cached=True)))
+    cached, row["cached_seconds"] = common.timed(lambda: np.asarray(model.sample_from_uniform(noise, cached=True)))
+    _, row["full_warmup_seconds"] = common.timed(lambda: np.asarray(model.sample_from_uniform(noise[:1], cached=False)))
+    full, row["full_canvas_seconds"] = common.timed(lambda: np.asarray(model.sample_from_uniform(noise, cached=False)))
+    eager, row["eager_seconds"] = common.timed(lambda: np.asarray(model.naive_sample_from_uniform(noise)))
     row["identical_images"] = bool(np.array_equal(cached, full) and np.array_equal(full, eager))
     row["speedup_vs_full_canvas"] = row["full_canvas_seconds"] / row["cached_seconds"]
     row["speedup_vs_eager"] = row["eager_seconds"] / row["cached_seconds"]
     print(f"{row['variant']}: cached {row['cached_seconds']:.2f} s, full canvas {row['full_canvas_seconds']:.1f} s, "
           f"eager {row['eager_seconds']:.1f} s, identical: {row['identical_images']}", flush=True)
     return row
-
-
-def eager_loop(model, noise):
-    """`naive_generate` on given noise: the Python loop over sub-pixels with eager network calls."""
-    import tensorflow as tf
-
-    flat = tf.reshape(noise, (noise.shape[0], model.num_dims))
-    levels = tf.zeros(noise.shape, tf.int32)
-    for step in range(model.num_dims):
-        levels = model._fill(levels, tf.constant(step), flat)
-    return model.from_levels(levels)
 
 
 def run(args):
@@ -105,7 +87,7 @@ def report(path):
         "computes only the activations the last drawn pixel changes;\n"
         "- full canvas: `generate(cached=False)`, one `tf.while_loop` running the network on the whole canvas "
         "once per sub-pixel (784 times);\n"
-        "- eager: `naive_generate`, the same 784 network calls from a Python loop.\n\n"
+        "- eager: `naive_sample_from_uniform` (what `naive_generate` runs), the same 784 network calls from a Python loop.\n\n"
         "| network | cached s | full canvas s | eager s | cached vs full canvas | cached vs eager | identical images |\n"
         "|---|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n\n"
         f"Schedules: {schedules}." + (f" First (1-image) calls, which trace and optimize each loop, not included "

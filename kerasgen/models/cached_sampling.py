@@ -247,10 +247,11 @@ class CachedSampler:
         def pixel(position, caches, levels):
             drawn = tf.zeros((batch, channels), tf.int32)
             current = {"drawn": drawn}  # this step's values at `position`, by tensor index
+            pixel_uniforms = uniforms[position]  # (B, C)
             for channel in range(channels):
                 compute([self.tensors[0], *self.pixel_tensors], position, caches, current)
                 logits = tf.reshape(tf.cast(current[self.output_index], tf.float32), (batch, channels, -1))
-                level = self.draw(logits[:, channel], uniforms[position][:, channel])
+                level = self.draw(logits[:, channel], pixel_uniforms[:, channel])
                 drawn = drawn + tf.one_hot(channel, channels, dtype=tf.int32)[None] * level[:, None]
                 current["drawn"] = drawn
             # The complete pixel, and what sees it whole (e.g. a level embedding).

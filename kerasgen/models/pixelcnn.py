@@ -272,8 +272,11 @@ class PixelCNN(GenerativeModel):
         The same algorithm and noise as `generate`, H * W * C eager network
         calls; kept to measure what the compiled loop saves.
         """
-        noise = self._uniform_noise(num_samples, seed)
-        flat_noise = tf.reshape(noise, (num_samples, self.num_dims))
+        return self.naive_sample_from_uniform(self._uniform_noise(num_samples, seed))
+
+    def naive_sample_from_uniform(self, noise):
+        """`sample_from_uniform` as a Python loop over sub-pixels with eager network calls."""
+        flat_noise = tf.reshape(noise, (tf.shape(noise)[0], self.num_dims))
         levels = tf.zeros(tf.shape(noise), tf.int32)
         for step in range(self.num_dims):
             levels = self._fill(levels, tf.constant(step), flat_noise)
