@@ -135,13 +135,17 @@ class PixelCNN(GenerativeModel):
         signature = [tf.TensorSpec((None, height, width, channels), tf.float32)]
         self._sampler = tf.function(self._sample_levels, input_signature=signature)
         try:  # the fast sampler follows kerasgen's networks and most functional ones
-            self._cache = CachedSampler(self.network, self._scaled, inverse_cdf)
+            self._cache = self._cached_sampling_schedule()
             # Python loops over layers unroll at trace time: no autograph.
             self._cached_sampler = tf.function(self._cache.sample_levels, input_signature=signature, autograph=False)
             self.uncacheable_reason = None
         except UncacheableNetwork as error:
             self._cache = self._cached_sampler = None
             self.uncacheable_reason = str(error)
+
+    def _cached_sampling_schedule(self):
+        """The exact fast sampler of this network (raises `UncacheableNetwork` where there is none)."""
+        return CachedSampler(self.network, self._scaled, inverse_cdf)
 
     # ------------------------------------------------------- quantization
     def to_levels(self, images):

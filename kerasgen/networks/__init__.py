@@ -15,6 +15,7 @@ from kerasgen.networks.diffusion import diffusion_unet
 from kerasgen.networks.flows import realnvp_flow
 from kerasgen.networks.mapper import mlp_mapper
 from kerasgen.networks.pixelcnn import pixelcnn_network
+from kerasgen.networks.pixelrnn import pixelrnn_network
 from kerasgen.networks.vqvae import vqvae_decoder, vqvae_encoder
 from kerasgen.networks.translation import (
     patch_receptive_field,
@@ -35,6 +36,7 @@ __all__ = [
     "patch_receptive_field",
     "patchgan_discriminator",
     "pixelcnn_network",
+    "pixelrnn_network",
     "realnvp_flow",
     "resnet_generator",
     "unet_generator",

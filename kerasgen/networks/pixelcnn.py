@@ -139,10 +139,16 @@ def pixelcnn_network(image_shape, num_levels=256, filters=64, num_layers=7, gate
     x = LevelEmbedding(num_levels, int(embedding_dim), name="level_embedding")(images) if embedding_dim else images
     stack = _gated_stack if gated else _residual_stack
     x = stack(x, channels, filters, num_layers)
-    # Output layers (Table 1): ReLU then 1x1 mask-B convolutions.
+    return keras.Model(images, output_head(x, channels, filters, num_levels), name=name)
+
+
+def output_head(x, channels, filters, num_levels):
+    """The output layers of Table 1 (PixelCNN and PixelRNN): ReLU, two 1x1 mask-B
+    convolutions with ReLU, a 1x1 mask-B convolution to `channels * num_levels`
+    logits, reshaped to `(batch, H, W, channels, num_levels)`."""
+    height, width = x.shape[1], x.shape[2]
     x = layers.ReLU()(x)
     x = MaskedConv2D(filters, 1, "B", channels, activation="relu", name="out_conv0")(x)
     x = MaskedConv2D(filters, 1, "B", channels, activation="relu", name="out_conv1")(x)
     x = MaskedConv2D(channels * num_levels, 1, "B", channels, name="out_logits")(x)
-    logits = layers.Reshape((height, width, channels, num_levels), name="logits")(x)
-    return keras.Model(images, logits, name=name)
+    return layers.Reshape((height, width, channels, num_levels), name="logits")(x)
