@@ -246,7 +246,7 @@ def test_an_empty_data_dir_message_does_not_claim_the_debian_folder_is_empty(tmp
 
 
 # --------------------------------------------------------------- degenerate requests
-@pytest.mark.parametrize("name", ["vae", "cvae", "wae", "dcgan", "pixelcnn", "glo", "ddpm", "realnvp"])
+@pytest.mark.parametrize("name", ["vae", "cvae", "wae", "dcgan", "pixelcnn", "pixelrnn", "glo", "ddpm", "realnvp"])
 def test_generate_zero_returns_zero_images_of_the_right_shape(name):
     spec = kerasgen.models.REGISTRY[name]
     kwargs = dict(spec.small_config, **({"num_images": 8} if spec.indexed else {}))
