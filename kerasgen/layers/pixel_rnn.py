@@ -64,7 +64,7 @@ def scan(step, carry, inputs):
     number of steps, which XLA needs to compile the loop's gradient
     (`jit_compile=True`, the GPU default).
     """
-    return tf.scan(lambda carry, x: step(carry, x), inputs, initializer=carry)
+    return tf.scan(step, inputs, initializer=carry)
 
 
 def skew(x):

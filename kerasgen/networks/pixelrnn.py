@@ -17,7 +17,7 @@ from keras import layers
 
 from kerasgen.layers.masked_conv import MaskedConv2D
 from kerasgen.layers.pixel_rnn import DiagonalBiLSTM, RowLSTM
-from kerasgen.networks.pixelcnn import FIRST_KERNEL, output_head
+from kerasgen.networks.pixelcnn import FIRST_KERNEL, _check, output_head
 
 VARIANTS = {"row_lstm": RowLSTM, "diagonal_bilstm": DiagonalBiLSTM}
 
@@ -44,17 +44,9 @@ def pixelrnn_network(image_shape, num_levels=256, variant="diagonal_bilstm", fil
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(map(repr, VARIANTS))}, got {variant!r}.")
-    if len(image_shape) != 3 or min(image_shape) < 1:
-        raise ValueError(f"image_shape must be (height, width, channels), got {tuple(image_shape)}.")
-    if int(num_levels) < 2:
-        raise ValueError(f"num_levels must be >= 2, got {num_levels}.")
-    if int(num_layers) < 0:
-        raise ValueError(f"num_layers must be >= 0, got {num_layers}.")
+    _check(image_shape, num_levels, filters, num_layers, gated=False)  # PixelCNN's: the same filters // 2 bound
     height, width, channels = (int(d) for d in image_shape)
     filters, units = int(filters), int(filters) // 2
-    if units < channels:
-        raise ValueError(f"filters={filters} is too small for {channels} image channels: the LSTMs' "
-                         f"filters // 2 units are split into one group per channel. Use filters >= {2 * channels}.")
     images = keras.Input(shape=(height, width, channels), name="images")
     x = MaskedConv2D(filters, FIRST_KERNEL, "A", channels, name="conv_a")(images)
     for index in range(int(num_layers)):
