@@ -5,8 +5,9 @@ speed of the compiled sampling loop against a Python loop over pixels.
     python benchmarks/pixelcnn.py --report                 # only rewrite the BENCHMARKS.md section
     python benchmarks/pixelcnn.py --limit 512 --test-limit 500 --samples 4 --out /tmp/pixelcnn.json --no-markdown
 
-Trains `kerasgen.models.PixelCNN()` (default config: 7x7 mask-A conv, 7 residual
-blocks, 64 feature maps, 256-way softmax) with Adam(1e-3), batch 128, on the 60k
+Trains `kerasgen.models.PixelCNN()` (default config: 7x7 mask-A conv, 12 residual
+blocks (7 before issue 16 item 3; the BENCHMARKS.md section names its network), 64 feature
+maps, 256-way softmax) with Adam(1e-3), batch 128, on the 60k
 training images (or the first `--limit`), then reports the negative log-likelihood
 of the 10k test images in bits per dimension (`evaluate`). Then it samples
 `--samples` images twice from the same noise: with `generate(cached=False)` (one `tf.function`

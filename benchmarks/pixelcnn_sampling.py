@@ -6,8 +6,9 @@ the eager per-pixel Python loop (`naive_sample_from_uniform`).
     python benchmarks/pixelcnn_sampling.py --report        # only rewrite the BENCHMARKS.md section
     python benchmarks/pixelcnn_sampling.py --samples 4 --variants plain --out /tmp/s.json --no-markdown
 
-Each variant is kerasgen's default network for 28x28x1 Fashion-MNIST (`PixelCNN()`: 7x7
-mask-A conv, 7 residual blocks of 64 feature maps; `PixelCNN(gated=True)`: 7 gated layers),
+Each variant is a 28x28x1 Fashion-MNIST network of 64 feature maps and 7 layers
+(`PixelCNN(filters=64, num_layers=7)`: 7x7 mask-A conv, 7 residual blocks, PixelCNN's
+default network when this benchmark was written; `gated=True`: 7 gated layers),
 `PixelRNN(variant="row_lstm" | "diagonal_bilstm")`: 7 LSTM layers of h = 16, the paper's MNIST
 size), with its seeded initial weights: sampling time does not depend on the weights, and every
 loop runs the same network on the same uniforms, so the images must agree exactly (the
@@ -33,8 +34,9 @@ from benchmarks import common
 
 NAME = "pixelcnn_sampling"
 VARIANTS = {
-    "plain": ("PixelCNN", lambda: kerasgen.models.PixelCNN(image_shape=(28, 28, 1), seed=0)),
-    "gated": ("Gated PixelCNN", lambda: kerasgen.models.PixelCNN(image_shape=(28, 28, 1), gated=True, seed=0)),
+    "plain": ("PixelCNN", lambda: kerasgen.models.PixelCNN(image_shape=(28, 28, 1), filters=64, num_layers=7, seed=0)),
+    "gated": ("Gated PixelCNN", lambda: kerasgen.models.PixelCNN(image_shape=(28, 28, 1), filters=64, num_layers=7, gated=True,
+                                                           seed=0)),
     "row_lstm": ("PixelRNN, Row LSTM", lambda: kerasgen.models.PixelRNN(variant="row_lstm", seed=0)),
     "diagonal_bilstm": ("PixelRNN, Diagonal BiLSTM", lambda: kerasgen.models.PixelRNN(variant="diagonal_bilstm", seed=0)),
 }

@@ -35,10 +35,10 @@ sys.path.insert(0, ROOT)
 # with the numbers above, listed for orientation). Lucic et al. (2018), "Are GANs Created
 # Equal?", best FID per model; Hoshen et al. (2019), "Non-Adversarial Image Synthesis with
 # Generative Latent Nearest Neighbors" (GLO, GLANN).
-# Sampling a PixelCNN runs its network once per sub-pixel (784 times per batch): 10,000
-# samples take ~3.5 h on one core, so autoregressive models are scored on fewer samples
-# (marked in the table; KID is unbiased at any sample size, FID is biased upwards).
-SAMPLE_CAP = {"pixelcnn": 500}
+#: Models scored on fewer than the 10,000 samples (marked in the table; KID is unbiased at
+#: any sample size, FID is biased upwards). Empty since PixelCNN and PixelRNN sample with
+#: their cached samplers (about a second per 64 images).
+SAMPLE_CAP = {}
 #: Sampler settings where `generate`'s default is not what the zoo can afford: DDPM's 10,000
 #: samples by deterministic DDIM with 20 steps (~1 min per 1,000 on one core; BENCHMARKS.md's
 #: DDPM section compares it with the 1,000-step ancestral sampler).

@@ -63,8 +63,9 @@ test = kerasgen.datasets.load("fashion_mnist", split="test", batch_size=500, lim
 ## Model
 
 The default network is the paper's PixelCNN: a 7x7 mask-A convolution (a
-pixel does not see itself), residual blocks of 1x1 / 3x3 / 1x1 mask-B
-convolutions, and 1x1 output layers giving 256 logits per sub-pixel.
+pixel does not see itself), 12 residual blocks of 1x1 / 3x3 / 1x1 mask-B
+convolutions (64 feature maps), and 1x1 output layers giving 256 logits per
+sub-pixel.
 `gated=True` builds the Gated PixelCNN of van den Oord et al. (2016b), whose
 separate vertical and horizontal stacks remove the "blind spot" of stacked
 masked kernels.

@@ -435,3 +435,23 @@ def test_the_sampler_compiles_under_xla_and_draws_the_same_images():
     xla = tf.function(model.sample_from_uniform, jit_compile=True)(noise)
     np.testing.assert_allclose(xla.numpy(), graph.numpy(), atol=1e-6)  # level -> value rounding only
     np.testing.assert_array_equal(model.log_prob(xla).numpy(), model.log_prob(graph).numpy())
+
+
+def test_the_default_network_is_the_one_benchmarks_md_chose():
+    """PixelCNN() is the network and optimizer of BENCHMARKS.md's "PixelCNN's default network" row:
+    64 feature maps, a 7x7 mask-A layer and 12 residual blocks whose 3x3 mask-B kernels each reach
+    one more row up, so the output at a pixel depends on inputs 15 rows above it; Adam(2e-3)."""
+    model = PixelCNN(seed=0)
+    assert (model.filters, model.num_layers, model.gated) == (64, 12, False)
+    model.compile()
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(2e-3)
+    network = pixelcnn_network((28, 28, 1))  # the builder's defaults are the model's
+    assert network.count_params() == model.network.count_params()
+    images = tf.constant(np.random.default_rng(0).uniform(-1, 1, size=(1, 28, 28, 1)).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        total = tf.reduce_sum(network(images)[0, 20, 14, 0])  # every logit of pixel (20, 14)
+    gradient = np.abs(tape.gradient(total, images).numpy()[0, :, :, 0])
+    rows = np.nonzero(gradient.sum(axis=1))[0]
+    assert rows.min() == 20 - 15 and rows.max() == 20  # 15 rows up, nothing below the current row

@@ -335,15 +335,19 @@ class GenerativeModel(keras.Model):
             return keras.optimizers.LossScaleOptimizer(optimizer, name=f"loss_scale_{optimizer.name}")
         return optimizer
 
+    def default_optimizer(self):
+        """The optimizer `compile()` uses when given none: Adam(1e-3) unless a model says otherwise."""
+        return keras.optimizers.Adam(1e-3)
+
     def compile(self, optimizer=None, **kwargs):
-        """`compile()` with no optimizer uses Adam(1e-3) (GANs override with two optimizers).
+        """`compile()` with no optimizer uses `default_optimizer()` (GANs override with two optimizers).
 
         `jit_compile` is Keras's (default "auto": XLA on a single GPU). A model
         whose step XLA cannot compile says so in `xla_unsupported`; it then
         trains in graph mode with a one-line warning instead of failing.
         """
         kwargs["jit_compile"] = self._checked_jit_compile(kwargs.get("jit_compile", "auto"))
-        super().compile(optimizer=optimizer or keras.optimizers.Adam(1e-3), **kwargs)
+        super().compile(optimizer=optimizer or self.default_optimizer(), **kwargs)
 
     #: Why XLA cannot compile this model's train step (a sentence), or None when it can.
     xla_unsupported = None

@@ -105,7 +105,7 @@ def _gated_stack(images, channels, filters, num_layers):
     return horizontal
 
 
-def pixelcnn_network(image_shape, num_levels=256, filters=64, num_layers=7, gated=False, embedding_dim=None,
+def pixelcnn_network(image_shape, num_levels=256, filters=64, num_layers=12, gated=False, embedding_dim=None,
                      name="pixelcnn"):
     """A PixelCNN (or Gated PixelCNN) as a functional `keras.Model`.
 
