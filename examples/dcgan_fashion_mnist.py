@@ -14,8 +14,8 @@ discriminator D that tells real images from generated ones. Goodfellow et al.
 (2014), Algorithm 1, alternates k discriminator updates with one generator
 update. DCGAN (Radford et al., 2016) made this stable for images with a few
 architecture rules: strided convolutions instead of pooling, batch norm in
-both networks, ReLU in G with a tanh output, LeakyReLU in D, and
-Adam(2e-4, beta_1=0.5).
+both networks, ReLU in G with a tanh output, LeakyReLU in D, weights from
+N(0, 0.02), minibatches of 128 and Adam(2e-4, beta_1=0.5).
 
 `kerasgen.models.DCGAN` is that recipe: its `train_step` is Algorithm 1, its
 networks are built by `kerasgen.networks.dcgan_generator` and
@@ -42,10 +42,10 @@ keras.utils.set_random_seed(0)
 ## Data
 
 Images in [-1, 1], the range of the generator's tanh. With k = 1 each `fit`
-batch is one minibatch of m = 64 real images.
+batch is one minibatch of m = 128 real images (`DCGAN.default_batch_size`, the paper's).
 """
 
-train = kerasgen.datasets.load("fashion_mnist", split="train", batch_size=64, seed=0, drop_remainder=True)
+train = kerasgen.datasets.load("fashion_mnist", split="train", batch_size=128, seed=0, drop_remainder=True)
 
 """
 ## Model

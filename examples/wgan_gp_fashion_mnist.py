@@ -14,7 +14,7 @@ generator's distribution; the estimate is only valid for a 1-Lipschitz critic.
 Gulrajani et al. (2017) enforce that softly: on random interpolates
 x_hat = eps x + (1 - eps) G(z), with eps ~ U[0, 1] drawn per example, they
 penalize lambda (||grad D(x_hat)|| - 1)^2. Their Algorithm 1 uses lambda = 10,
-n_critic = 5 critic updates per generator update, and Adam(1e-4, 0.5, 0.9).
+n_critic = 5 critic updates per generator update, and Adam(1e-4, 0, 0.9).
 
 (The Keras example of WGAN-GP draws eps from a normal distribution; the paper
 uses the uniform one, and so does kerasgen.)

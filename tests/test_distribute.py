@@ -262,6 +262,22 @@ def test_wgan_clipping_keeps_critic_replicas_identical_and_in_range(fitted_wgan)
     assert sum(np.abs(before).max() > 0.01 for before in initial) >= len(initial) // 2
 
 
+def test_wgan_warmup_schedule_runs_under_two_replicas(mirrored_strategy):
+    """The warm-up's steps with and without a generator update are two train functions, since a
+    generator update (synchronized batch norm, gradient aggregation) cannot sit in a tf.cond."""
+    images = fashion_images(64 * 8)
+    with mirrored_strategy.scope():
+        model = kerasgen.models.WGAN(latent_dim=8, base_filters=8, discriminator_steps=2, warmup_critic_steps=4,
+                                     warmup_generator_steps=1, seed=0)
+        model.compile()
+    model.fit(images, batch_size=64, shuffle=False, epochs=1, verbose=0)
+    # 8 steps of 2 critic updates; generator updates once 4, 6, 8, ... critic updates are done
+    assert int(model.discriminator_optimizer.iterations.numpy()) == 16
+    assert int(model.optimizer.iterations.numpy()) == 7
+    assert_replicas_identical(model.generator.trainable_variables, "generator weight")
+    assert_replicas_identical(model.critic.trainable_variables, "critic weight")
+
+
 def test_batch_norm_moving_statistics_are_identical_on_replicas(fitted_wgan):
     model, _ = fitted_wgan
     statistics = [v for v in model.critic.non_trainable_variables if "moving" in v.path]

@@ -71,7 +71,7 @@ def test_wgan_gp_defaults_follow_the_paper():
     assert model.discriminator_steps == 5 and model.gradient_penalty_weight == 10.0
     optimizer = model.discriminator_optimizer
     assert isinstance(optimizer, keras.optimizers.Adam)
-    assert (float(optimizer.learning_rate.numpy()), optimizer.beta_1, optimizer.beta_2) == pytest.approx((1e-4, 0.5, 0.9))
+    assert (float(optimizer.learning_rate.numpy()), optimizer.beta_1, optimizer.beta_2) == pytest.approx((1e-4, 0.0, 0.9))  # Algorithm 1
     norms = [layer for layer in model.critic.layers if "norm" in layer.name]
     assert norms and all(isinstance(layer, keras.layers.LayerNormalization) for layer in norms)
 

@@ -343,10 +343,17 @@ class GAN(AdversarialOptimizers, GenerativeModel):
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
 class DCGAN(GAN):
-    """GAN with the DCGAN architecture (`kerasgen.networks.dcgan_generator` /
-    `dcgan_discriminator`; 28x28, 32x32 and 64x64 images) and the paper's
-    Adam(2e-4, beta_1=0.5). `base_filters` sets the width (64 in the paper).
+    """GAN with the DCGAN architecture and recipe of Radford et al. (2016).
+
+    Networks: `kerasgen.networks.dcgan_generator` / `dcgan_discriminator`
+    (28x28, 32x32 and 64x64 images), weights from N(0, 0.02) and batch norm
+    with momentum 0.9 (Sec. 4 and the authors' Torch code). `base_filters`
+    sets the width (64 in the paper); z in R^100. Optimizer: Adam(2e-4,
+    beta_1=0.5) for both networks (Sec. 4); minibatches of m = 128 in the
+    paper (`default_batch_size`, the minibatch of each discriminator step).
     """
+
+    default_batch_size = 128
 
     def __init__(self, latent_dim=100, image_shape=(28, 28, 1), *, base_filters=64, **kwargs):
         self.base_filters = int(base_filters)
@@ -407,6 +414,8 @@ class LSGAN(DCGAN):
         c: the value the generator wants the discriminator to believe (1).
     """
 
+    default_batch_size = 64  # kerasgen's GAN default, not DCGAN's 128
+
     def __init__(self, latent_dim=100, image_shape=(28, 28, 1), *, a=0.0, b=1.0, c=1.0, **kwargs):
         self.a, self.b, self.c = float(a), float(b), float(c)
         kwargs.setdefault("adversarial_loss", "least_squares")
@@ -425,28 +434,50 @@ class LSGAN(DCGAN):
 @register(
     "sngan",
     family="gan",
-    summary="spectrally normalized discriminator, hinge loss, Adam(2e-4, 0, 0.9), n_dis = 5",
+    summary="standard-CNN discriminator, spectrally normalized; hinge loss, Adam(2e-4, 0.5, 0.999), n_dis = 1",
     paper="Miyato et al., 2018",
-    small_config={"latent_dim": 8, "base_filters": 8, "discriminator_steps": 2},
+    small_config={"latent_dim": 8, "base_filters": 8},
 )
 @keras.saving.register_keras_serializable(package="kerasgen")
 class SNGAN(DCGAN):
-    """DCGAN whose discriminator has every layer wrapped in
-    `kerasgen.layers.SpectralNormalization` (and no batch norm), trained with
-    the hinge loss, n_dis = 5 and Adam(2e-4, beta_1=0, beta_2=0.9), the
-    hinge-loss setting of Miyato et al. (2018).
+    """SN-GAN with the standard CNN and setting C of Miyato et al. (2018).
+
+    - Discriminator: the "standard CNN" of Table 3(b)
+      (`kerasgen.networks.sngan_discriminator`: seven 3x3/4x4 convolutions,
+      LeakyReLU(0.1), no batch norm), every layer wrapped in
+      `kerasgen.layers.SpectralNormalization` (W / sigma(W), with the
+      gradient through sigma).
+    - Loss: the hinge loss (eq. 17).
+    - Optimizer and n_dis: Table 1's setting C, alpha = 0.0002, beta_1 = 0.5,
+      beta_2 = 0.999, n_dis = 1, the setting of the authors' standard-CNN run
+      (chainer-gan-lib's `example.sh`, `--n_dis 1 --adam_beta1 0.5
+      --adam_beta2 0.999`). Their ResNet runs use setting (2e-4, 0, 0.9) with
+      n_dis = 5 instead; pass `discriminator_steps=5` and those optimizers to
+      `compile` for that.
+    - z in R^128 from N(0, I).
+
+    The generator is DCGAN's (`dcgan_generator`): Table 3(a)'s generator
+    upsamples 4x4 three times, which reaches 32x32 but not 28x28.
     """
 
     discriminator_normalization = None
     spectral_norm = True
+    default_batch_size = 64  # the paper's minibatch
 
     def __init__(self, latent_dim=128, image_shape=(28, 28, 1), **kwargs):
         kwargs.setdefault("adversarial_loss", "hinge")
-        kwargs.setdefault("discriminator_steps", 5)
+        kwargs.setdefault("discriminator_steps", 1)
         super().__init__(latent_dim, image_shape, **kwargs)
 
+    def build_discriminator(self):
+        return networks.sngan_discriminator(
+            self.image_shape, num_classes=self.num_classes, base_filters=self.base_filters,
+            spectral_norm=self.spectral_norm,
+        )
+
     def default_optimizers(self):
+        """Setting C of Miyato et al. (2018), Table 1: Adam(2e-4, beta_1=0.5, beta_2=0.999) for both networks."""
         return (
-            keras.optimizers.Adam(2e-4, beta_1=0.0, beta_2=0.9),
-            keras.optimizers.Adam(2e-4, beta_1=0.0, beta_2=0.9),
+            keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999),
+            keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999),
         )

@@ -9,6 +9,7 @@ from kerasgen.networks.adversarial import (
     dcgan_generator,
     mlp_discriminator,
     mlp_generator,
+    sngan_discriminator,
 )
 from kerasgen.networks.convolutional import conv_decoder, conv_encoder
 from kerasgen.networks.diffusion import diffusion_unet
@@ -39,6 +40,7 @@ __all__ = [
     "pixelrnn_network",
     "realnvp_flow",
     "resnet_generator",
+    "sngan_discriminator",
     "unet_generator",
     "vqvae_decoder",
     "vqvae_encoder",

@@ -25,12 +25,7 @@ import keras
 from keras import layers
 
 from kerasgen.layers.padding import ReflectionPadding2D
-from kerasgen.networks.adversarial import _normalization, _to_value_range
-
-
-def _init():
-    """The papers' weight initialization, N(0, 0.02); a fresh (differently seeded) one per layer."""
-    return keras.initializers.RandomNormal(0.0, 0.02)
+from kerasgen.networks.adversarial import _batch_norm, _normalization, _to_value_range, papers_init as _init
 
 
 def _width(base_filters, level):
@@ -47,18 +42,11 @@ def _check_shape(shape, what):
 def _norm(x, kind, name):
     """Normalizes `x` by `kind` ("batch", "instance" or None; see `_normalization`).
 
-    Batch norm is set up as in the authors' PyTorch code: moving averages with
-    momentum 0.9 (PyTorch's 0.1; Keras's default 0.99 lags far behind the
-    weights in short runs, so inference-mode outputs would trail training) and
-    gamma ~ N(1, 0.02). Synchronized over replicas, like kerasgen's other batch norms.
+    Batch norm is set up as in the authors' PyTorch code, the same as the DCGAN
+    networks' (`adversarial._batch_norm`): momentum 0.9 (PyTorch's 0.1),
+    epsilon 1e-5, gamma ~ N(1, 0.02), synchronized over replicas.
     """
-    if kind == "batch":
-        layer = layers.BatchNormalization(
-            momentum=0.9, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
-            synchronized=True, name=name,
-        )
-    else:
-        layer = _normalization(kind, name)
+    layer = _batch_norm(name) if kind == "batch" else _normalization(kind, name)
     return x if layer is None else layer(x)
 
 
