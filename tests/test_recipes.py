@@ -192,5 +192,6 @@ def test_wgan_warmup_refuses_steps_per_execution_with_advice(small_images):
 
 def test_wgan_optimizer_updates_after_predicts_fit():
     model = WGAN(latent_dim=8, base_filters=8, discriminator_steps=2, warmup_critic_steps=4, warmup_generator_steps=1)
-    assert model.optimizer_updates_after(4, start=(0, 0)) == 3  # critic totals 2, 4 (g=1), 6 (g=2), 8 (g=3)
-    assert WGAN(latent_dim=8, base_filters=8, warmup_critic_steps=None).optimizer_updates_after(4, start=(0, 0)) == 4
+    assert model.optimizer_updates_after(4, from_start=True) == 3  # critic totals 2, 4 (g=1), 6 (g=2), 8 (g=3)
+    off = WGAN(latent_dim=8, base_filters=8, warmup_critic_steps=None)
+    assert off.optimizer_updates_after(4, from_start=True) == 4

@@ -335,6 +335,11 @@ class GenerativeModel(keras.Model):
             return keras.optimizers.LossScaleOptimizer(optimizer, name=f"loss_scale_{optimizer.name}")
         return optimizer
 
+    def optimizer_updates_after(self, fit_steps, from_start=False):
+        """`model.optimizer.iterations` after `fit_steps` more fit steps (from an untrained model
+        with `from_start=True`): one update per step, unless a model's schedule skips some."""
+        return (0 if from_start else int(self.optimizer.iterations.numpy())) + int(fit_steps)
+
     def default_optimizer(self):
         """The optimizer `compile()` uses when given none: Adam(1e-3) unless a model says otherwise."""
         return keras.optimizers.Adam(1e-3)

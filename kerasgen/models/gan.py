@@ -197,11 +197,16 @@ class GAN(AdversarialOptimizers, GenerativeModel):
 
     # ------------------------------------------------------------ algorithm
     def train_step(self, data):
-        images, labels = split_batch(data)
-        for real, real_labels in self.minibatches(images, labels):  # "for k steps do"
-            self.discriminator_step(real, real_labels)
+        real, real_labels = self.discriminator_updates(data)
         self.generator_step(ops.shape(real)[0], real_labels)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return self.record()
+
+    def discriminator_updates(self, data):
+        """"for k steps do": a discriminator update per real minibatch; returns the last (real, labels)."""
+        images, labels = split_batch(data)
+        for real, real_labels in self.minibatches(images, labels):
+            self.discriminator_step(real, real_labels)
+        return real, real_labels
 
     def minibatches(self, images, labels):
         """Splits a fit batch into the k real minibatches of one iteration (m = batch // k)."""

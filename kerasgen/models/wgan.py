@@ -12,7 +12,6 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kerasgen.models.base import split_batch
 from kerasgen.models.gan import DCGAN
 from kerasgen.models.registry import register
 
@@ -100,10 +99,8 @@ class WGAN(DCGAN):
     def train_step(self, data):
         if self._generator_update:
             return super().train_step(data)
-        images, labels = split_batch(data)
-        for real, real_labels in self.minibatches(images, labels):
-            self.discriminator_step(real, real_labels)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        self.discriminator_updates(data)
+        return self.record()
 
     def make_train_function(self, force=False):
         if self.train_function is not None and not force:
@@ -140,12 +137,9 @@ class WGAN(DCGAN):
         due = int(self.critic_updates_due(generator_updates))
         return critic_updates + self.discriminator_steps >= due
 
-    def optimizer_updates_after(self, fit_steps, start=None):
-        """`model.optimizer.iterations` (generator updates) after `fit_steps` more fit steps.
-
-        `start`: the (critic updates, generator updates) to count from; default the model's own.
-        """
-        critic, generator = start if start is not None else self._update_counts()
+    def optimizer_updates_after(self, fit_steps, from_start=False):
+        """Generator updates after `fit_steps` more fit steps: the warm-up skips some."""
+        critic, generator = (0, 0) if from_start else self._update_counts()
         for _ in range(fit_steps):
             generator += self._step_updates_generator(critic, generator)
             critic += self.discriminator_steps
