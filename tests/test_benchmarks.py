@@ -1,8 +1,8 @@
 """Smoke test of `benchmarks/zoo.py --quick`: the benchmark table's machinery runs end to end.
 
-The full run (every registered model for minutes each) is not a test; this runs the quick
-mode on a few models of different families plus the hand-written baseline, then builds the
-BENCHMARKS.md table from the rows into a temporary file.
+The full run (every registered model for thousands of updates, three seeds per GAN) is not a
+test; this runs the quick mode on a few models of different families (the GAN with two seeds
+and an export), then builds the BENCHMARKS.md table from the rows into a temporary file.
 """
 
 import json
@@ -14,53 +14,102 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMOKE_MODELS = ["ae", "gan", "pix2pix", "cyclegan", "handwritten_dcgan"]
+SMOKE_MODELS = ["ae", "gan", "pix2pix", "cyclegan"]
+UPDATES, GAN_SEEDS = 4, 2
 
 
 @pytest.fixture(scope="module")
 def quick_rows(tmp_path_factory):
-    out = tmp_path_factory.mktemp("zoo")
-    command = [sys.executable, os.path.join(ROOT, "benchmarks", "zoo.py"), "--quick", "--budget-minutes", "0.05",
-               "--out", str(out), "--models", *SMOKE_MODELS]
+    out, exports = tmp_path_factory.mktemp("zoo"), tmp_path_factory.mktemp("exports")
+    command = [sys.executable, os.path.join(ROOT, "benchmarks", "zoo.py"), "--quick", "--updates", str(UPDATES),
+               "--seeds", str(GAN_SEEDS), "--curve-every", "2", "--out", str(out), "--models", *SMOKE_MODELS,
+               "--export-models", "gan", "--export-dir", str(exports)]
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
-    return out, {name: json.load(open(out / f"{name}.json")) for name in [*SMOKE_MODELS, "real_data_floor"]}
+    rows = {file[:-5]: json.load(open(out / file)) for file in os.listdir(out) if file.endswith(".json")}
+    return out, exports, rows
 
 
-def test_every_row_has_finite_scores_speed_and_size(quick_rows):
-    _, rows = quick_rows
+def test_every_model_trains_to_the_same_number_of_updates(quick_rows):
+    _, _, rows = quick_rows
+    runs = {name: [rows[f"{name}_seed{seed}"] for seed in range(GAN_SEEDS if name == "gan" else 1)]
+            for name in SMOKE_MODELS}
+    assert set(rows) == {f"{name}_seed{row['seed']}" for name in runs for row in runs[name]} | {"real_data_floor"}
+    for name, model_runs in runs.items():
+        for row in model_runs:
+            assert row["name"] == name and row["updates"] == UPDATES == row["train_batches"]
+            for key in ("fid", "kid", "kid_std_error", "precision", "recall", "train_images_per_second", "train_seconds"):
+                assert math.isfinite(row[key]) and row[key] >= 0, (name, key, row[key])
+            assert row["parameters"] > 0 and row["cpus"] >= 1 and row["cpu"]
+            assert row["feature_space"].startswith("fashion_mnist_classifier")
+    assert rows["ae_seed0"]["scored"] == "reconstructions" and rows["gan_seed0"]["scored"] == "samples"
+    assert rows["pix2pix_seed0"]["scored"] == rows["cyclegan_seed0"]["scored"] == "translations"
+    assert rows["pix2pix_seed0"]["num_fake"] == rows["cyclegan_seed0"]["num_fake"] == 500  # quick: 500 test translations
+    assert 0 < rows["pix2pix_seed0"]["test_l1"] < 2 and 0 <= rows["pix2pix_seed0"]["class_kept"] <= 1
+    # Two seeds are two different runs; the FID curve has a point every 2 updates.
+    assert rows["gan_seed0"]["fid"] != rows["gan_seed1"]["fid"]
+    assert [point[0] for point in rows["gan_seed1"]["fid_curve"]] == list(range(2, UPDATES + 1, 2))
+    assert "fid_curve" not in rows["ae_seed0"]  # curves are the GANs'
+    # The real-data floor is far below what a few updates reach.
+    assert rows["real_data_floor"]["fid"] < min(row["fid"] for key, row in rows.items() if key != "real_data_floor")
+
+
+def test_exports_grids_and_pictures(quick_rows):
+    """Seed 0 of an exported model is a servable SavedModel whose samples make its grid; every
+    model gets a grid, and the run tiles them into a contact sheet beside the FID curve plot."""
+    out, exports, rows = quick_rows
+    from PIL import Image
+
+    assert (exports / "gan_fashion_mnist" / "1" / "saved_model.pb").exists()
+    assert rows["gan_seed0"]["export"]["mib"] > 0 and "export" not in rows["gan_seed1"]
+    assert not [f for f in os.listdir(exports) if "staging" in f]  # nothing half-written is left behind
     for name in SMOKE_MODELS:
-        row = rows[name]
-        assert row["name"] == name
-        for key in ("fid", "kid", "kid_std_error", "precision", "recall", "train_images_per_second", "train_seconds"):
-            assert math.isfinite(row[key]) and row[key] >= 0, (name, key, row[key])
-        assert row["parameters"] > 0 and row["cpus"] >= 1
-        assert row["feature_space"].startswith("fashion_mnist_classifier")
-    assert rows["ae"]["scored"] == "reconstructions" and rows["gan"]["scored"] == "samples"
-    assert rows["pix2pix"]["scored"] == rows["cyclegan"]["scored"] == "translations"
-    assert rows["pix2pix"]["num_fake"] == rows["cyclegan"]["num_fake"] == 500  # quick: 500 test translations
-    assert 0 < rows["pix2pix"]["test_l1"] < 2 and 0 <= rows["pix2pix"]["class_kept"] <= 1
-    assert 0 < rows["cyclegan"]["test_cycle_l1"] < 2 and 0 <= rows["cyclegan"]["target_class_rate"] <= 1
-    # The real-data floor is far below what a few seconds of training reach.
-    assert rows["real_data_floor"]["fid"] < min(rows[name]["fid"] for name in SMOKE_MODELS)
+        grid = Image.open(out / "grids" / f"{name}.png")
+        assert grid.size == (8 * 30 + 2, 8 * 30 + 2)  # 8x8 tiles of 28 pixels, padding 2
+    assert set(os.listdir(out)) >= {"contact_sheet.png", "fid_vs_updates.png"}
+    sheet = Image.open(out / "contact_sheet.png")
+    assert sheet.size[0] > 4 * 200  # four grids side by side
 
 
-def test_report_table_lists_every_row(quick_rows, tmp_path, monkeypatch):
+def test_report_aggregates_seeds_and_ranks(quick_rows, tmp_path, monkeypatch):
     sys.path.insert(0, ROOT)
     from benchmarks import common, zoo
 
-    folder, _ = quick_rows
+    folder, _, rows = quick_rows
     target = tmp_path / "BENCHMARKS.md"
     target.write_text("# Benchmarks\n")
     monkeypatch.setattr(common, "BENCHMARKS_MD", str(target))
     zoo.write_report(str(folder))
     text = target.read_text()
-    assert "<!-- zoo:begin -->" in text and "Published Inception FIDs" in text
+    assert "<!-- zoo:begin -->" in text and "published Inception FID" in text
     lines = [line for line in text.splitlines() if line.startswith("| ") and "FID" not in line]
-    names = [line.split("|")[1].split()[0] for line in lines]
-    assert sorted(names) == sorted(SMOKE_MODELS) and names[-1] == "handwritten_dcgan"  # registry order, baseline last
+    names = [line.split("|")[2].split()[0] for line in lines]
+    assert names == SMOKE_MODELS  # registry order
+    gan = next(line for line in lines if line.split("|")[2].split()[0] == "gan").split("|")
+    fids = [rows[f"gan_seed{seed}"]["fid"] for seed in range(GAN_SEEDS)]
+    assert gan[1].strip() == "1" and gan[4].strip() == str(GAN_SEEDS)  # the only sampled model ranks first
+    assert f"{sum(fids) / 2:.2f} ± {abs(fids[0] - fids[1]) / 2 ** 0.5:.2f}" in gan[5]  # mean ± sample std
     assert "ae (recon.)" in text and "pix2pix (transl.)" in text and "classified as B" in text
+
+
+def test_fit_steps_for_counts_the_wgan_warm_up():
+    """WGAN's critic-only warm-up steps make no generator update; the zoo trains past them."""
+    sys.path.insert(0, ROOT)
+    import kerasgen
+    from benchmarks import zoo
+
+    model = kerasgen.models.WGAN(latent_dim=8, base_filters=8, discriminator_steps=2)  # the paper's warm-up
+    model.compile()
+    k = model.discriminator_steps
+    steps = zoo.fit_steps_for(model, 30)
+    assert model.optimizer_updates_after(steps, from_start=True) == 30
+    assert model.optimizer_updates_after(steps - 1, from_start=True) == 29
+    # 25 warm-up updates of 100 critic updates each (k per fit step), then one per step.
+    assert steps == 25 * math.ceil(100 / k) + 5
+    plain = kerasgen.models.REGISTRY["vae"].create(**kerasgen.models.REGISTRY["vae"].small_config)
+    plain.compile()
+    assert zoo.fit_steps_for(plain, 30) == 30
 
 
 def test_report_names_the_sampler_and_held_out_terms(tmp_path, monkeypatch):
@@ -70,17 +119,17 @@ def test_report_names_the_sampler_and_held_out_terms(tmp_path, monkeypatch):
 
     base = dict(fid=200.0, kid=19.0, kid_std_error=0.1, precision=0.6, recall=0.2, train_seconds=300.0,
                 train_images_per_second=80.0, peak_rss_mib=2000.0, parameters=10, classifier_test_accuracy=0.9,
-                cpus=1, num_fake=10_000, scored="samples")
+                cpus=1, num_fake=10_000, scored="samples", updates=100, seed=0)
     rows = {"ddpm": dict(base, name="ddpm", sampler=zoo.SAMPLER["ddpm"], test_loss=0.0612),
             "vqvae": dict(base, name="vqvae", test_reconstruction_loss=0.0517, test_codebook_usage=0.05,
                           test_perplexity=11.3),
             "real_data_floor": {"fid": 0.9}}
     for name, row in rows.items():
-        (tmp_path / f"{name}.json").write_text(json.dumps(row))
+        (tmp_path / (name if name == "real_data_floor" else f"{name}_seed0")).with_suffix(".json").write_text(json.dumps(row))
     target = tmp_path / "BENCHMARKS.md"
     target.write_text("# Benchmarks\n")
     monkeypatch.setattr(common, "BENCHMARKS_MD", str(target))
     zoo.write_report(str(tmp_path))
     text = target.read_text()
-    assert f"| ddpm (DDIM, {zoo.SAMPLER['ddpm']['steps']} steps) | 200.00 |" in text and "noise MSE 0.0612" in text
+    assert f"| ddpm (DDIM, {zoo.SAMPLER['ddpm']['steps']} steps) | 100 | 1 | 200.00 |" in text and "noise MSE 0.0612" in text
     assert "recon. MSE 0.0517; 5% of codes used, perplexity 11.3" in text
