@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -30,6 +29,7 @@ import keras
 
 import kerasgen
 from benchmarks import common
+from benchmarks.common import Budget
 
 NAME = "autoregressive_likelihood"
 def pixelcnn(filters, num_layers):
@@ -48,23 +48,6 @@ MODELS = {
     "pixelcnn_l12_lr2e-3": ("PixelCNN, 64 filters, 12 layers, Adam(2e-3) (the current default)", pixelcnn(64, 12), 2e-3),
     "pixelcnn_l12_lr1e-3": ("PixelCNN, 64 filters, 12 layers, Adam(1e-3)", pixelcnn(64, 12), 1e-3),
 }
-
-
-class Budget(keras.callbacks.Callback):
-    """Stops `fit` once `seconds` of training have passed; counts images."""
-
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
-
-    def on_train_begin(self, logs=None):
-        self.start, self.batches = time.perf_counter(), 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.batches += 1
-        self.elapsed = time.perf_counter() - self.start
-        if self.elapsed > self.seconds:
-            self.model.stop_training = True
 
 
 def measure(name, args):

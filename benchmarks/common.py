@@ -7,6 +7,7 @@ import os
 import platform
 import resource
 import shlex
+import shutil
 import sys
 import time
 
@@ -38,6 +39,27 @@ def timed(function):
     return value, time.perf_counter() - start
 
 
+class Budget(keras.callbacks.Callback):
+    """Stops training after `seconds` of wall clock (checked after each batch).
+
+    Counts the batches (`batches`) and the seconds from the start of `fit` to the last
+    batch's end (`elapsed`).
+    """
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds, self.batches, self.elapsed = seconds, 0, 0.0
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+        self.elapsed = time.perf_counter() - self.start
+        if self.elapsed > self.seconds:
+            self.model.stop_training = True
+
+
 def peak_rss_mib():
     """Peak resident memory of this process so far, in MiB (Linux ru_maxrss is KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -51,6 +73,26 @@ def command_line():
 
 def machine():
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, TF backend Keras {keras.__version__}"
+
+
+def export_model(model, base_dir):
+    """Exports `model` as `base_dir/1` (a TF Serving base folder) and returns {"path", "mib"}.
+
+    The export is written to a staging folder beside `base_dir` first and moved into place
+    only once complete, so an interrupted run never leaves a half-written export where an
+    earlier, complete one was.
+    """
+    from kerasgen import export
+
+    base_dir = os.path.abspath(base_dir)
+    staging = f"{base_dir}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    export.save_for_serving(model, staging, version=1)
+    if os.path.exists(base_dir):
+        shutil.rmtree(base_dir)
+    os.replace(staging, base_dir)
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(base_dir) for f in files)
+    return {"path": os.path.relpath(base_dir, ROOT) if base_dir.startswith(ROOT) else base_dir, "mib": size / 2**20}
 
 
 def save_result(name, result):

@@ -150,7 +150,7 @@ def report():
     common.replace_section(
         "gan_throughput",
         "## GAN training throughput: `fit` vs a hand-written loop (issue 3)\n\n"
-        f"Real images consumed per second, median of 3 alternating epochs of 12,800 Fashion-MNIST images, m = 64 "
+        "Real images consumed per second, median of 3 alternating epochs of 12,800 Fashion-MNIST images, m = 64 "
         "(DCGAN: k = 1, batches of 64; WGAN-GP: n_critic = 5, batches of 320). Same networks, optimizers and "
         "batch sizes; the loop is a `tf.function(jit_compile=True)` with explicit tapes. Each precision was "
         "measured in one process, fit and loop epochs alternating.\n\n"

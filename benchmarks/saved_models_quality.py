@@ -100,6 +100,12 @@ def main():
         version = latest_version(base)
         with open(os.path.join(version, "assets.extra", "kerasgen_export.json")) as handle:
             meta = json.load(handle)
+        inputs = meta.get("inputs", {"serving_default": {"z": "latent"}})["serving_default"]
+        if inputs != {"z": "latent"} or not meta["latent_dim"]:
+            # This script predates exports fed labels, uniforms or image-shaped noise; `kerasgen
+            # evaluate` scores those (saved_models/README.md has their FIDs).
+            print(f"{name}: skipped, serving_default takes {inputs}")
+            continue
         signatures = tf.saved_model.load(version).signatures
         samples = generate(signatures, meta["latent_dim"], SAMPLES, rng)
         row = {"model": meta["model"], "version": os.path.basename(version), "bytes": directory_bytes(version),

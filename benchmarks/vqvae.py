@@ -1,6 +1,6 @@
 """VQ-VAE on Fashion-MNIST: test reconstruction error, codebook usage, FID of prior samples, speed, memory.
 
-    python benchmarks/vqvae.py --minutes 6 --prior-minutes 3      # the BENCHMARKS.md figure
+    python benchmarks/vqvae.py --minutes 6 --prior-minutes 3 --export saved_models/vqvae_fashion_mnist   # BENCHMARKS.md
     python benchmarks/vqvae.py --report                            # only rewrite the BENCHMARKS.md section
     python benchmarks/vqvae.py --minutes 0.2 --prior-minutes 0.1 --samples 500 --out /tmp/vqvae.json --no-markdown
 
@@ -13,7 +13,9 @@ paper's second stage, `fit_prior` on the frozen encoder's codes, for
 the codebook any test image uses and the perplexity of the test codes, the
 prior's bits per code, and the FID and KID of `--samples` prior samples (and,
 for reference, of the test images' reconstructions) in kerasgen's classifier
-feature space (`kerasgen.metrics.features.train_domain_classifier`).
+feature space (`kerasgen.metrics.features.train_domain_classifier`). With
+`--export DIR` the trained model (encoder, codebook, decoder and prior) is
+also exported there (version 1, for TF Serving).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import numpy as np
 
 import kerasgen
 from benchmarks import common
-from benchmarks.realnvp import Budget
+from benchmarks.common import Budget
 from kerasgen.metrics import evaluation, features
 
 NAME = "vqvae"
@@ -78,6 +80,7 @@ def run(args):
     reconstruction_row = evaluation.evaluate_samples(real, reconstructions, extractor)
     grid = kerasgen.images.save_grid(keras.ops.convert_to_numpy(model.generate(64, seed=1)),
                                      os.path.splitext(args.out)[0] + "_samples.png")
+    exported = common.export_model(model, args.export) if args.export else None
     result = {
         "command": common.command_line(),
         "machine": common.machine(),
@@ -108,6 +111,7 @@ def run(args):
         "sample_100_seconds": 100.0 * sum(sampling) / args.samples,
         "classifier_test_accuracy": float(extractor.test_accuracy),
         "grid": os.path.relpath(grid, common.ROOT),
+        "export": exported,
         "peak_rss_mib": common.peak_rss_mib(),
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -147,7 +151,8 @@ def report(path):
         "10,000 test images in the 128-d features of kerasgen's Fashion-MNIST classifier (test accuracy "
         f"{r['classifier_test_accuracy']:.3f}), the zoo table's space, not Inception FIDs; the reconstructions' FID "
         "is what a perfect prior would reach with this decoder. Perplexity is exp of the entropy of the test "
-        f"set's code frequencies (at most {c['num_codes']}). Samples: `{r['grid']}`.",
+        f"set's code frequencies (at most {c['num_codes']}). Samples: `{r['grid']}`."
+        + (f" Exported to `{r['export']['path']}` ({r['export']['mib']:.1f} MiB)." if r.get("export") else ""),
     )
 
 
@@ -158,6 +163,7 @@ if __name__ == "__main__":
     parser.add_argument("--num-codes", type=int, default=128)
     parser.add_argument("--filters", type=int, default=64)
     parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--export", default=None, help="also export the trained model to this base directory")
     parser.add_argument("--out", default=os.path.join(common.RESULTS_DIR, f"{NAME}.json"))
     parser.add_argument("--no-markdown", action="store_true")
     parser.add_argument("--report", action="store_true")

@@ -7,6 +7,8 @@
     python benchmarks/zoo.py --export-models sngan --export-dir saved_models  # also export seed 0 for TF Serving
     python benchmarks/zoo.py --report                # only rebuild the BENCHMARKS.md table, grids sheet and FID plot
     python benchmarks/zoo.py --quick --out /tmp/zoo  # CI smoke: small configs, a few updates, no BENCHMARKS.md
+    python benchmarks/zoo.py --models dcgan --seeds 1 --updates 1872 --export-models dcgan \
+        --out benchmarks/results/zoo_exports --no-markdown   # an export at another budget, outside the table
 
 Lucic et al. (2018) compare GANs at equal generator updates, not equal wall clock: a
 WGAN-GP step holds five critic updates, so a wall-clock budget hands DCGAN five times the
@@ -34,7 +36,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -103,6 +104,7 @@ def run_one(name, seed, updates, num_samples, quick, classifier_kwargs, folder, 
     import keras
 
     import kerasgen
+    from benchmarks import common
     from kerasgen import images
     from kerasgen.metrics import evaluation, features
 
@@ -118,6 +120,7 @@ def run_one(name, seed, updates, num_samples, quick, classifier_kwargs, folder, 
     extractor = features.train_domain_classifier("fashion_mnist", **classifier_kwargs)
     test_x, _ = kerasgen.datasets.load_arrays("fashion_mnist", split="test")
     real = kerasgen.datasets.to_value_range(test_x, extractor.value_range)
+    real_features = evaluation.extract_features(extractor, real)  # once, for every curve point and the final score
     steps = fit_steps_for(model, updates)
     checkpoints = {}
     if curve_every and spec.family == "gan":
@@ -138,7 +141,8 @@ def run_one(name, seed, updates, num_samples, quick, classifier_kwargs, folder, 
             self.steps += 1
             if self.steps in checkpoints:
                 begin = time.perf_counter()
-                point = evaluation.evaluate_generator(sample, real, extractor, num_samples=curve_samples, seed=10_000,
+                point = evaluation.evaluate_generator(sample, None, extractor, num_samples=curve_samples, seed=10_000,
+                                                      real_features=real_features,
                                                       kid_subsets=10, kid_subset_size=kid_subset_size(curve_samples, len(real)))
                 self.curve.append([checkpoints[self.steps], float(point["fid"])])
                 self.scoring_seconds += time.perf_counter() - begin
@@ -156,6 +160,7 @@ def run_one(name, seed, updates, num_samples, quick, classifier_kwargs, folder, 
     if spec.pairing:  # translations of the test split's domain A, scored against its domain B
         translation = translation_scores(model, spec, extractor, limit=num_samples if quick else None)
         real, sources = translation.pop("real"), translation.pop("sources")
+        real_features = evaluation.extract_features(extractor, real)
         num_samples = min(num_samples, len(sources))
         generate, scored = in_order(sources, model.translate), "translations"
         grid = sources[:32], keras.ops.convert_to_numpy(model.translate(sources[:32]))
@@ -171,7 +176,7 @@ def run_one(name, seed, updates, num_samples, quick, classifier_kwargs, folder, 
         grid = [image for pair in zip(pool[:32], keras.ops.convert_to_numpy(serve(images=pool[:32])["images"]))
                 for image in pair]
     num_samples = min(num_samples, SAMPLE_CAP.get(name, num_samples))
-    row = evaluation.evaluate_generator(generate, real, extractor, num_samples=num_samples,
+    row = evaluation.evaluate_generator(generate, None, extractor, num_samples=num_samples, real_features=real_features,
                                         kid_subsets=20 if quick else 100, kid_subset_size=kid_subset_size(num_samples, len(real)))
     row["scored"] = scored
     if name in SAMPLER:
@@ -197,7 +202,7 @@ def run_one(name, seed, updates, num_samples, quick, classifier_kwargs, folder, 
     if seed == 0:
         grid_path = os.path.join(folder, "grids", f"{name}.png")
         if export_dir and scored == "samples":
-            row["export"] = export_model(model, os.path.join(export_dir, f"{name}_fashion_mnist"))
+            row["export"] = common.export_model(model, os.path.join(export_dir, f"{name}_fashion_mnist"))
             grid = exported_samples(row["export"]["path"], 64)
         elif grid is None:
             grid = sample(64, 0)
@@ -207,20 +212,6 @@ def run_one(name, seed, updates, num_samples, quick, classifier_kwargs, folder, 
         json.dump(row, handle, indent=2, default=float)
     print(f"{name} seed {seed}: FID {row['fid']:.2f} after {updates} updates, {seconds:.0f} s, "
           f"{row['train_images_per_second']:.0f} img/s", flush=True)
-
-
-def export_model(model, base_dir):
-    """Exports `model` as `base_dir/1`, replacing an earlier export only once the new one is complete."""
-    from kerasgen import export
-
-    staging = f"{base_dir}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    export.save_for_serving(model, staging, version=1)
-    if os.path.exists(base_dir):
-        shutil.rmtree(base_dir)
-    os.replace(staging, base_dir)
-    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(base_dir) for f in files)
-    return {"path": os.path.relpath(base_dir, ROOT) if base_dir.startswith(ROOT) else base_dir, "mib": size / 2**20}
 
 
 def exported_samples(path, count):
@@ -310,6 +301,8 @@ def main():
     parser.add_argument("--export-models", nargs="*", default=[], help="models whose seed-0 run is exported")
     parser.add_argument("--export-dir", default=os.path.join(ROOT, "saved_models"), help="where exports go")
     parser.add_argument("--report", action="store_true", help="only rebuild the BENCHMARKS.md table and the pictures")
+    parser.add_argument("--no-markdown", action="store_true",
+                        help="leave BENCHMARKS.md alone (rows, grids and pictures only; for runs outside the table)")
     parser.add_argument("--models", nargs="*", default=list(kerasgen.models.REGISTRY), help="registry names (default: all)")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "zoo"), help="folder for per-run JSON")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: run one model in this process
@@ -346,7 +339,7 @@ def main():
     floor = real_data_floor(classifier_kwargs, num_samples)
     with open(os.path.join(args.out, "real_data_floor.json"), "w") as handle:
         json.dump(floor, handle, indent=2, default=float)
-    if args.quick:
+    if args.quick or args.no_markdown:
         write_pictures(args.out)  # the pictures, without touching BENCHMARKS.md
     else:
         write_report(args.out)  # the table, which draws the pictures too

@@ -434,6 +434,7 @@ class FIDMonitor(keras.callbacks.Callback):
     epoch logs as `fid` and `kid`, so they appear in `fit`'s History and, with
     this callback listed before `keras.callbacks.TensorBoard`, in TensorBoard.
     Every result, with the feature space named, is also kept in `results`.
+    The real images' features are extracted once, at the first evaluation.
 
     Args:
         real_images: `(N, H, W, C)` held-out images in the model's value range.
@@ -453,6 +454,7 @@ class FIDMonitor(keras.callbacks.Callback):
         self.every = max(1, int(every))
         self.seed = seed
         self.results = []
+        self._real_features = None
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
@@ -466,13 +468,12 @@ class FIDMonitor(keras.callbacks.Callback):
             images = keras.ops.convert_to_numpy(model.generate(count, seed=seed))
             return rescale_images(images, value_range, self.extractor.value_range)
 
+        if self._real_features is None:
+            self._real_features = evaluation.extract_features(
+                self.extractor, rescale_images(self.real_images, value_range, self.extractor.value_range))
         result = evaluation.evaluate_generator(
-            generate,
-            rescale_images(self.real_images, value_range, self.extractor.value_range),
-            self.extractor,
-            num_samples=self.num_samples,
-            seed=self.seed,
-        )
+            generate, None, self.extractor, num_samples=self.num_samples, seed=self.seed,
+            real_features=self._real_features)
         result["epoch"] = epoch + 1
         self.results.append(result)
         if logs is not None:

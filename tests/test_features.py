@@ -138,3 +138,19 @@ def test_evaluate_generator_batches_calls(classifier, real_images):
     again = evaluation.evaluate_generator(generate, real_images, classifier, num_samples=250,
                                           batch_size=100, seed=3, kid_subsets=5)
     assert again == result
+
+
+def test_evaluate_generator_reuses_precomputed_real_features(classifier, real_images):
+    """Scoring against `extract_features`' output gives the same figures without reading the images."""
+    def generate(n, seed):
+        return real_images[seed * 10:seed * 10 + n]
+
+    expected = evaluation.evaluate_generator(generate, real_images, classifier, num_samples=120, batch_size=60,
+                                             kid_subsets=5, kid_subset_size=50)
+    real = evaluation.extract_features(classifier, real_images, batch_size=60)
+    assert real.shape[0] == len(real_images)
+    reused = evaluation.evaluate_generator(generate, None, classifier, num_samples=120, batch_size=60,
+                                           kid_subsets=5, kid_subset_size=50, real_features=real)
+    assert reused == expected
+    with pytest.raises(ValueError, match="real_images, or their real_features"):
+        evaluation.evaluate_generator(generate, None, classifier, num_samples=120)

@@ -24,7 +24,7 @@ from kerasgen.metrics.features import (
     inception_extractor,
     train_domain_classifier,
 )
-from kerasgen.metrics.evaluation import evaluate_generator, evaluate_samples
+from kerasgen.metrics.evaluation import evaluate_generator, evaluate_samples, extract_features
 
 __all__ = [
     "FeatureMoments",
@@ -40,4 +40,5 @@ __all__ = [
     "train_domain_classifier",
     "evaluate_samples",
     "evaluate_generator",
+    "extract_features",
 ]

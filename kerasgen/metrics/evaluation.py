@@ -69,15 +69,29 @@ def evaluate_samples(real_images, fake_images, extractor, kid_subsets=100, kid_s
                                 kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, k=k)
 
 
+def extract_features(extractor, images, batch_size=500):
+    """The `(n, dim)` float features of `images` (float32 NHWC in ``extractor.value_range``).
+
+    Pass them as ``evaluate_generator(..., real_features=...)`` to score several generators
+    (or one at several points of training) against the same real images without extracting
+    the real images' features again each time.
+    """
+    return _features_and_logits(extractor, images, batch_size)[0]
+
+
 def evaluate_generator(generate, real_images, extractor, num_samples=10000, batch_size=500,
-                       seed=0, **kwargs) -> dict:
+                       seed=0, real_features=None, **kwargs) -> dict:
     """As :func:`evaluate_samples`, with ``num_samples`` fake images drawn from `generate`.
 
     ``generate(n, seed)`` must return ``n`` float32 NHWC images in ``extractor.value_range``;
     it is called with ``n <= batch_size`` and seeds ``seed, seed + 1, ...`` so results are
-    reproducible and only one batch of images is in memory at a time. ``kwargs`` go to
+    reproducible and only one batch of images is in memory at a time. ``real_features``:
+    the real images' features from :func:`extract_features` with this `extractor`, if
+    already computed (then ``real_images`` is not read and may be None). ``kwargs`` go to
     :func:`evaluate_samples` (``kid_subsets``, ``kid_subset_size``, ``k``).
     """
+    if real_features is None and real_images is None:
+        raise ValueError("evaluate_generator needs real_images, or their real_features from extract_features.")
     num_samples, batch_size = int(num_samples), int(batch_size)
     if num_samples < 2:
         raise ValueError(f"num_samples must be >= 2, got {num_samples}.")
@@ -93,6 +107,7 @@ def evaluate_generator(generate, real_images, extractor, num_samples=10000, batc
         feats.append(f)
         if lg is not None:
             logits.append(lg)
-    real_features, _ = _features_and_logits(extractor, real_images, batch_size)
+    if real_features is None:
+        real_features = extract_features(extractor, real_images, batch_size)
     return scores_from_features(real_features, np.concatenate(feats), extractor.name,
                                 np.concatenate(logits) if logits else None, **kwargs)
