@@ -46,11 +46,10 @@ def test_export_generates_varied_images(name):
     low, high = meta["value_range"]
     assert images.min() >= low and images.max() <= high
     assert images.std(axis=0).mean() > 0.05, "a trained generator's samples differ from each other"
-    # Not blank and not saturated. Real 16-image batches average 47 to 99 (uint8); short-budget
-    # likelihood models draw darker ones (RealNVP's export ~53 at temperature 1, PixelCNN ~29 after
-    # one epoch; saved_models/README.md says why), so these bounds test for blank output, not for
-    # realism, which is FID's job (BENCHMARKS.md).
-    assert 15 < images_uint8.mean() < 200, "a blank or saturated image"
+    # Fashion-MNIST-like brightness: real 16-image batches average 47 to 99 (uint8). An
+    # under-trained likelihood model falls below 40 (PixelCNN after one epoch drew ~29, RealNVP
+    # ~38; their exports trained three epochs: saved_models/README.md).
+    assert 40 < images_uint8.mean() < 160, "Fashion-MNIST-like brightness, not a dark, blank or saturated image"
     inked = (images_uint8 > 127).reshape(16, -1).mean(axis=1)
     assert (inked > 0.02).sum() >= 12, f"most samples draw something: bright-pixel fractions {inked.round(3)}"
     if "encode" in signatures and meta["latent_dim"]:  # a VAE's posterior (z_mean, ...), a WAE's z
