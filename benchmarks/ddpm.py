@@ -63,6 +63,7 @@ def run(args):
     train_seconds = time.perf_counter() - start
     test_loss = model.evaluate(kerasgen.datasets.load("fashion_mnist", split="test", batch_size=500, shuffle=False),
                                return_dict=True, verbose=0)["loss"]
+    real_features = evaluation.extract_features(extractor, real)  # once, for the three samplers
     rows = {}
     for name, options in SAMPLERS.items():
         model.generate(2, seed=0, **options)  # trace
@@ -75,7 +76,7 @@ def run(args):
             sampling.append(time.perf_counter() - start)
             return images
 
-        row = evaluation.evaluate_generator(generate, real, extractor, num_samples=count,
+        row = evaluation.evaluate_generator(generate, None, extractor, num_samples=count, real_features=real_features,
                                             batch_size=min(count, 250), kid_subset_size=min(count, 1000))
         rows[name] = {"fid": row["fid"], "kid": row["kid"], "samples": count,
                       "seconds_per_100": 100.0 * sum(sampling) / count}

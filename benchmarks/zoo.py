@@ -120,7 +120,9 @@ def run_one(name, seed, updates, num_samples, quick, classifier_kwargs, folder, 
     extractor = features.train_domain_classifier("fashion_mnist", **classifier_kwargs)
     test_x, _ = kerasgen.datasets.load_arrays("fashion_mnist", split="test")
     real = kerasgen.datasets.to_value_range(test_x, extractor.value_range)
-    real_features = evaluation.extract_features(extractor, real)  # once, for every curve point and the final score
+    # Once, for every curve point and the final score; translation models score against
+    # their own test pairs, whose features are extracted below.
+    real_features = None if spec.pairing else evaluation.extract_features(extractor, real)
     steps = fit_steps_for(model, updates)
     checkpoints = {}
     if curve_every and spec.family == "gan":
