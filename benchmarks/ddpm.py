@@ -118,6 +118,23 @@ def export_path(export):
     return export["path"] if isinstance(export, dict) else export
 
 
+def ancestral_note(row):
+    """The sentence on how Algorithm 2's row was drawn: in one run, or in resumable chunks."""
+    hours = row["seconds_per_100"] * 100 / 3600
+    if "target_samples" not in row:  # drawn by this script, in the training run
+        return (f"On 2 CPU cores one network call on a sample takes milliseconds, so Algorithm 2's 1000 calls per "
+                f"image limit its sample count: the issue's 10k samples would take {hours:.1f} h at the rate above. ")
+    note = (f"On 2 CPU cores Algorithm 2's 1000 network calls per image cost {hours:.1f} h per 10k samples, more "
+            f"than a session, so its row samples the export (the same EMA weights) in resumable chunks: "
+            f"`{row['command']}` (chunk k: {row['chunk']} images with seed {row['seed_base']:,} + k, kept as 8-bit "
+            "images as the export serves them). ")
+    if row["samples"] < row["target_samples"]:
+        left = (row["target_samples"] - row["samples"]) * row["seconds_per_100"] / 100 / 3600
+        note += (f"So far {row['samples']:,} of {row['target_samples']:,} samples are drawn; a later run of the "
+                 f"same command draws the rest (~{left:.1f} h) and rewrites the row. ")
+    return note
+
+
 def report(path):
     with open(path) as handle:
         r = json.load(handle)
@@ -137,9 +154,7 @@ def report(path):
         "| sampler | samples | FID | KID | seconds per 100 images |\n|---|---|---|---|---|\n" + table + "\n"
         f"FID and KID against the 10,000 test images in the 128-d features of kerasgen's Fashion-MNIST classifier "
         f"(test accuracy {r['classifier_test_accuracy']:.3f}), the zoo table's space; not Inception FIDs. "
-        f"On 2 CPU cores one network call on a sample takes milliseconds, so Algorithm 2's 1000 calls per image "
-        "limit its sample count: the issue's 10k samples would take "
-        f"{r['samplers']['ancestral, 1000 steps']['seconds_per_100'] * 100 / 3600:.1f} h at the rate above. "
+        + ancestral_note(r['samplers']['ancestral, 1000 steps']) +
         "FID is biased upward at small sample counts (compare a row's FID only with FIDs of as many samples); "
         "KID is unbiased at any count. The budget is far short of the paper's 800k steps, so these are early-training figures. "
         f"Samples (DDIM, 50 steps): `{r['grid']}`." + (f" Exported to `{export_path(r['export'])}`." if r.get("export") else ""),

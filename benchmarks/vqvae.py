@@ -75,9 +75,11 @@ def run(args):
         sampling.append(time.perf_counter() - begin)
         return images
 
-    prior_row = evaluation.evaluate_generator(generate, real, extractor, num_samples=args.samples)
+    real_features = evaluation.extract_features(extractor, real)  # once, for the samples and the reconstructions
+    prior_row = evaluation.evaluate_generator(generate, None, extractor, num_samples=args.samples,
+                                              real_features=real_features)
     reconstructions = np.concatenate([keras.ops.convert_to_numpy(model.reconstruct(batch)) for batch in test])
-    reconstruction_row = evaluation.evaluate_samples(real, reconstructions, extractor)
+    reconstruction_row = evaluation.evaluate_samples(None, reconstructions, extractor, real_features=real_features)
     grid = kerasgen.images.save_grid(keras.ops.convert_to_numpy(model.generate(64, seed=1)),
                                      os.path.splitext(args.out)[0] + "_samples.png")
     exported = common.export_model(model, args.export) if args.export else None

@@ -133,3 +133,45 @@ def test_report_names_the_sampler_and_held_out_terms(tmp_path, monkeypatch):
     text = target.read_text()
     assert f"| ddpm (DDIM, {zoo.SAMPLER['ddpm']['steps']} steps) | 100 | 1 | 200.00 |" in text and "noise MSE 0.0612" in text
     assert "recon. MSE 0.0517; 5% of codes used, perplexity 11.3" in text
+
+
+def test_ddpm_ancestral_chunks_resume_and_the_restore_is_checked(tmp_path, monkeypatch):
+    """`benchmarks/ddpm_ancestral.py` restores an export's EMA weights into a rebuilt DDPM (and refuses a
+    mismatched config), draws fixed-seed chunks that a later run reproduces and skips, and leaves no
+    temporary files."""
+    import argparse
+
+    import numpy as np
+
+    sys.path.insert(0, ROOT)
+    import kerasgen
+    from benchmarks import ddpm_ancestral
+
+    config = dict(timesteps=8, base_filters=4, channel_multipliers=[1, 2], ema_decay=0.9999)
+    model = kerasgen.models.DDPM(image_shape=(28, 28, 1), seed=3, **config)
+    model.compile(optimizer="adam")
+    model.generate(2, steps=2)
+    for weight in model.ema_network.weights:  # weights unlike a fresh model's, so a failed restore shows
+        weight.assign(weight + 0.01)
+    export = kerasgen.export.save_for_serving(model, str(tmp_path / "export"))
+    restored = ddpm_ancestral.restored_model(export, config)
+    for ours, theirs in zip(restored.sampling_network.weights, model.ema_network.weights):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(ValueError, match="does not match"):
+        ddpm_ancestral.restored_model(export, dict(config, base_filters=8))
+
+    monkeypatch.setattr(ddpm_ancestral, "CHUNK_DIR", str(tmp_path / "chunks"))
+    args = argparse.Namespace(samples=5, chunk=3, minutes=5.0)
+    ddpm_ancestral.draw_chunks(restored, args)
+    first = sorted(os.listdir(tmp_path / "chunks"))
+    assert first == ["chunk_000.npz", "chunk_001.npz"]  # ceil(5 / 3) chunks, no temporary files
+    before = {name: np.load(tmp_path / "chunks" / name)["images_uint8"] for name in first}
+    stamp = os.path.getmtime(tmp_path / "chunks" / "chunk_001.npz")
+    os.remove(tmp_path / "chunks" / "chunk_000.npz")  # as if the run had stopped before it
+    ddpm_ancestral.draw_chunks(restored, args)
+    assert os.path.getmtime(tmp_path / "chunks" / "chunk_001.npz") == stamp  # skipped, not redrawn
+    np.testing.assert_array_equal(np.load(tmp_path / "chunks" / "chunk_000.npz")["images_uint8"],
+                                  before["chunk_000.npz"])  # the same draw
+    images, seconds = ddpm_ancestral.load_chunks(args.samples)
+    assert images.shape == (5, 28, 28, 1) and seconds > 0
+    assert images.min() >= -1.0 and images.max() <= 1.0 and images.std() > 0

@@ -140,8 +140,9 @@ def test_evaluate_generator_batches_calls(classifier, real_images):
     assert again == result
 
 
-def test_evaluate_generator_reuses_precomputed_real_features(classifier, real_images):
-    """Scoring against `extract_features`' output gives the same figures without reading the images."""
+def test_evaluators_reuse_precomputed_real_features(classifier, real_images):
+    """Scoring against `extract_features`' output gives the same figures without reading the images,
+    in evaluate_generator and in evaluate_samples."""
     def generate(n, seed):
         return real_images[seed * 10:seed * 10 + n]
 
@@ -154,3 +155,9 @@ def test_evaluate_generator_reuses_precomputed_real_features(classifier, real_im
     assert reused == expected
     with pytest.raises(ValueError, match="real_images, or their real_features"):
         evaluation.evaluate_generator(generate, None, classifier, num_samples=120)
+    fake = real_images[:120]
+    assert (evaluation.evaluate_samples(None, fake, classifier, kid_subsets=5, kid_subset_size=50, real_features=real)
+            == evaluation.evaluate_samples(real_images, fake, classifier, kid_subsets=5, kid_subset_size=50,
+                                           batch_size=60))
+    with pytest.raises(ValueError, match="real_images, or their real_features"):
+        evaluation.evaluate_samples(None, fake, classifier)

@@ -54,16 +54,21 @@ def scores_from_features(real_features, fake_features, feature_space, fake_logit
 
 
 def evaluate_samples(real_images, fake_images, extractor, kid_subsets=100, kid_subset_size=1000,
-                     k=3, batch_size=500) -> dict:
+                     k=3, batch_size=500, real_features=None) -> dict:
     """FID, KID (+- subset std error), precision/recall (and Inception Score if the extractor
     has logits) of `fake_images` against `real_images`, both float32 NHWC in
-    ``extractor.value_range``.
+    ``extractor.value_range``. ``real_features``: the real images' features from
+    :func:`extract_features` with this `extractor`, if already computed (then ``real_images``
+    is not read and may be None).
 
     Returns ``{"feature_space", "num_real", "num_fake", "fid", "kid", "kid_std_error",
     "precision", "recall"[, "inception_score", "inception_score_std"]}``; the Inception Score
     is computed on the fake images with the extractor's logits (10 splits).
     """
-    real_features, _ = _features_and_logits(extractor, real_images, batch_size)
+    if real_features is None and real_images is None:
+        raise ValueError("evaluate_samples needs real_images, or their real_features from extract_features.")
+    if real_features is None:
+        real_features = extract_features(extractor, real_images, batch_size)
     fake_features, fake_logits = _features_and_logits(extractor, fake_images, batch_size)
     return scores_from_features(real_features, fake_features, extractor.name, fake_logits,
                                 kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, k=k)
