@@ -104,7 +104,8 @@ def draw_chunks(model, args):
         start = time.perf_counter()
         images = keras.ops.convert_to_numpy(model.generate(args.chunk, seed=SEED_BASE + index, ancestral=True))
         last = time.perf_counter() - start
-        temporary = path + f".tmp-{os.getpid()}.npz"
+        # Hidden, and outside the chunk_*.npz pattern, until it is complete.
+        temporary = os.path.join(CHUNK_DIR, f".tmp-{os.getpid()}-{os.path.basename(path)}")
         np.savez_compressed(temporary, images_uint8=to_uint8(images), seconds=last, seed=SEED_BASE + index)
         os.replace(temporary, path)
         print(f"chunk {index}: {args.chunk} images in {last:.0f} s ({100 * last / args.chunk:.1f} s per 100)",
@@ -119,7 +120,7 @@ def to_uint8(images):
 def load_chunks(samples):
     """(images in [-1, 1] `(n, 28, 28, 1)`, total sampling seconds) of the chunks on disk, in order."""
     images, seconds = [], 0.0
-    for path in sorted(glob.glob(os.path.join(CHUNK_DIR, "chunk_*.npz"))):
+    for path in sorted(glob.glob(os.path.join(CHUNK_DIR, "chunk_[0-9][0-9][0-9].npz"))):
         with np.load(path) as chunk:
             images.append(chunk["images_uint8"])
             seconds += float(chunk["seconds"])

@@ -175,3 +175,5 @@ def test_ddpm_ancestral_chunks_resume_and_the_restore_is_checked(tmp_path, monke
     images, seconds = ddpm_ancestral.load_chunks(args.samples)
     assert images.shape == (5, 28, 28, 1) and seconds > 0
     assert images.min() >= -1.0 and images.max() <= 1.0 and images.std() > 0
+    (tmp_path / "chunks" / ".tmp-1-chunk_002.npz").write_bytes(b"cut short")  # an interrupted run's leftover
+    assert ddpm_ancestral.load_chunks(args.samples)[0].shape == images.shape
